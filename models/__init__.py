@@ -1,0 +1,1 @@
+"""Golden models and conversion (NumPy only)."""

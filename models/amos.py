@@ -1,0 +1,217 @@
+"""AMOS unit: at most one spike per neuron, space-multiplexed (Stöckl & Maass 2020, §1.1–1.2).
+
+K neurons i = 1..K with integer parameters c_i, T_i, d_i and h_ij (j < i)::
+
+    z_i = Θ(c_i·x − Σ_{j<i} h_ij·z_j − T_i)          (eq. 2, 4)
+    y   = Σ_i d_i·z_i                                 (eq. 5–6, before the weight w)
+
+Two-input form (Fig. 2): z_i = Θ(c_i·x + c'_i·x' − Σ_{j<i} h_ij·z_j − T_i).
+ReLU: c_i = 1, T_i = d_i = 2^(K−i), h_ij = 2^(K−j): the digits of
+clamp(x, 0, 2^K−1), like the FS neuron, but in space. Pipelined with one
+stage per neuron, the unit accepts a new x every cycle; latency K cycles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .base import (Counts, Params, check_int, check_int_seq, check_width, check_int_array,
+                   register_core, set_field, signed_bits, unsigned_bits, width_range)
+from .errors import ConfigError
+from .fs import MAX_K, relu_tables
+
+__all__ = ["AMOSParams", "AMOSResult", "amos_golden", "amos_param_count"]
+
+_LIM = 1 << 40
+
+
+def amos_param_count(K, two_inputs=False):
+    """Parameters of a trained AMOS unit: 3K + K(K−1)/2 (4K + … for two inputs)."""
+    return (4 if two_inputs else 3) * K + K * (K - 1) // 2
+
+
+def _is_pow2_gain(c):
+    return c == 0 or (abs(c) & (abs(c) - 1)) == 0
+
+
+@dataclass(frozen=True)
+class AMOSParams(Params):
+    """Parameters of one AMOS unit.
+
+    Parameters
+    ----------
+    K : int
+        Number of threshold neurons, 1..32. Default 8.
+    x_bits : int
+        Width of the signed input x. Default 12.
+    c, T, d : tuple of K ints, optional
+        Input gains, thresholds and output weights. Omitted: ReLU values.
+    h : tuple of K tuples, optional
+        Inhibition; row i holds h_ij for j < i (row 0 empty). Omitted: ReLU.
+    c2 : tuple of K ints, optional
+        Gains c'_i of a second input x' (two-input form). Omitted: one input.
+    x2_bits : int
+        Width of the signed second input. Default 12 (ignored without ``c2``).
+    u_bits : int, optional
+        Declared signed width of the gate potential u_i. Omitted: derived bound.
+    """
+
+    K: int = 8
+    x_bits: int = 12
+    c: tuple | None = None
+    T: tuple | None = None
+    d: tuple | None = None
+    h: tuple | None = None
+    c2: tuple | None = None
+    x2_bits: int = 12
+    u_bits: int | None = None
+
+    def __post_init__(self):
+        K = check_int("K", self.K, 1, MAX_K)
+        check_int("x_bits", self.x_bits, 2, 62)
+        check_int("x2_bits", self.x2_bits, 2, 62)
+        r = relu_tables(K)
+        set_field(self, "c", (1,) * K if self.c is None else check_int_seq("c", self.c, K, -_LIM, _LIM))
+        set_field(self, "T", r if self.T is None else check_int_seq("T", self.T, K, -_LIM, _LIM))
+        set_field(self, "d", r if self.d is None else check_int_seq("d", self.d, K, -_LIM, _LIM))
+        if self.h is None:
+            h = tuple(tuple(r[j] for j in range(i)) for i in range(K))
+        else:
+            if isinstance(self.h, (str, bytes)) or not hasattr(self.h, "__iter__"):
+                raise ConfigError(f"h must be a list of K rows, not {self.h!r}")
+            rows = list(self.h)
+            if len(rows) != K:
+                raise ConfigError(f"h must have {K} rows (row i holds h_ij for j < i), not {len(rows)}")
+            h = tuple(check_int_seq(f"h[{i}]", row, i, -_LIM, _LIM) for i, row in enumerate(rows))
+        set_field(self, "h", h)
+        if self.c2 is not None:
+            set_field(self, "c2", check_int_seq("c2", self.c2, K, -_LIM, _LIM))
+        lo, hi = self.u_interval
+        if self.u_bits is None:
+            set_field(self, "u_bits", signed_bits(lo, hi))
+        else:
+            check_int("u_bits", self.u_bits, 2, 62)
+
+    @classmethod
+    def relu(cls, K=8, x_bits=12):
+        return cls(K=K, x_bits=x_bits)
+
+    # -- derived quantities --
+    @property
+    def two_inputs(self):
+        return self.c2 is not None
+
+    @property
+    def is_relu(self):
+        r = relu_tables(self.K)
+        return (self.c == (1,) * self.K and self.T == r and self.d == r and not self.two_inputs
+                and all(row == r[:i] for i, row in enumerate(self.h)))
+
+    @property
+    def shared_inhibition(self):
+        """True if h_ij depends on j only: one residual carries all inhibition."""
+        return all(self.h[i][j] == self.h[j + 1][j] for i in range(self.K) for j in range(i))
+
+    @cached_property
+    def u_interval(self):
+        """Bound on every gate potential u_i = c_i·x (+ c'_i·x') − Σ h_ij z_j − T_i."""
+        xlo, xhi = width_range(self.x_bits, True)
+        x2lo, x2hi = width_range(self.x2_bits, True)
+        lo = hi = 0
+        for i in range(self.K):
+            a = sorted((self.c[i] * xlo, self.c[i] * xhi))
+            if self.two_inputs:
+                b = sorted((self.c2[i] * x2lo, self.c2[i] * x2hi))
+                a = [a[0] + b[0], a[1] + b[1]]
+            inh_lo = sum(min(0, -v) for v in self.h[i])
+            inh_hi = sum(max(0, -v) for v in self.h[i])
+            lo = min(lo, a[0] + inh_lo - self.T[i])
+            hi = max(hi, a[1] + inh_hi - self.T[i])
+        return lo, hi
+
+    @property
+    def y_interval(self):
+        return sum(min(v, 0) for v in self.d), sum(max(v, 0) for v in self.d)
+
+    @property
+    def y_signed(self):
+        return self.y_interval[0] < 0
+
+    @property
+    def y_bits(self):
+        lo, hi = self.y_interval
+        return signed_bits(lo, hi) if lo < 0 else unsigned_bits(hi)
+
+    @property
+    def latency(self):
+        """Cycles from accepting x to the spikes: one pipeline stage per neuron."""
+        return self.K
+
+    @property
+    def initiation_interval(self):
+        return 1
+
+    @property
+    def param_count(self):
+        return amos_param_count(self.K, self.two_inputs)
+
+    @property
+    def gain_multiplications(self):
+        """Gains that need a general multiplier (not 0, ±1 or ±2^k)."""
+        gains = list(self.c) + (list(self.c2) if self.two_inputs else [])
+        return sum(1 for g in gains if not _is_pow2_gain(g))
+
+
+@dataclass(frozen=True)
+class AMOSResult:
+    """Spikes ``z`` (shape ``x.shape + (K,)``, neuron 1 first), outputs ``y``, ``counts``."""
+
+    z: np.ndarray
+    y: np.ndarray
+    counts: Counts
+
+
+@register_core("amos", params=AMOSParams, summary="at-most-one-spike unit, K pipelined threshold gates")
+def amos_golden(p: AMOSParams, x, x2=None) -> AMOSResult:
+    """Run the AMOS unit on a batch of integer inputs (any shape)."""
+    x = check_int_array("x", x)
+    check_width("x_bits", x, p.x_bits, signed=True)
+    if p.two_inputs:
+        if x2 is None:
+            raise ConfigError("this AMOS unit has two inputs (c2 set): pass x2")
+        x2 = check_int_array("x2", x2)
+        if x2.shape != x.shape:
+            raise ConfigError(f"x2 must have the shape of x {x.shape}, not {x2.shape}")
+        check_width("x2_bits", x2, p.x2_bits, signed=True)
+    elif x2 is not None:
+        raise ConfigError("this AMOS unit has one input: x2 given but c2 is not set")
+    z = np.zeros(x.shape + (p.K,), dtype=np.uint8)
+    y = np.zeros(x.shape, dtype=np.int64)
+    inhibition_adds = 0
+    for i in range(p.K):
+        u = p.c[i] * x - p.T[i]
+        if p.two_inputs:
+            u = u + p.c2[i] * x2
+        for j in range(i):
+            if p.h[i][j]:
+                u = u - p.h[i][j] * z[..., j].astype(np.int64)
+        check_width("u_bits", u, p.u_bits, signed=True)
+        zi = u >= 0
+        z[..., i] = zi
+        y += p.d[i] * zi
+    n = int(x.size)
+    spikes = int(z.sum())
+    # Each spike of neuron j inhibits later neurons: with shared inhibition one
+    # residual subtraction serves all of them, otherwise one add per later neuron.
+    if p.shared_inhibition:
+        inhibition_adds = int(z[..., : p.K - 1].sum())
+    else:
+        inhibition_adds = sum(int(z[..., j].sum()) * sum(1 for i in range(j + 1, p.K) if p.h[i][j])
+                              for j in range(p.K))
+    counts = Counts(inferences=n, spikes=spikes, synaptic_adds=spikes + inhibition_adds,
+                    state_updates=n * p.K, multiplications=n * p.gain_multiplications,
+                    memory_reads=0, cycles=n * p.initiation_interval + p.latency - p.initiation_interval)
+    return AMOSResult(z=z, y=y, counts=counts)

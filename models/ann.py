@@ -1,0 +1,135 @@
+"""Integer ANN MAC: the reference every spiking design is compared against (SPEC §5).
+
+For each output neuron i::
+
+    acc_i = b_i + Σ_j W_ij·x_j                  (multiply-accumulate)
+    y_i   = clamp(acc_i >> s, 0, 2^out_bits − 1)  (shift re-quantization + ReLU)
+
+``out_bits = None`` is an output layer: y = acc (logits, no shift, no clamp).
+Right shifts are arithmetic (floor). Lanes: ``lanes`` multipliers work in
+parallel, each on one output neuron; a layer takes ceil(n_out/lanes)·n_in
+MAC cycles plus one cycle for re-quantization.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .base import (DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array, check_weighted_layer, check_width,
+                   exact_matmul, floor_shift, register_core, set_field, signed_bits, width_range)
+from .errors import ConfigError
+
+__all__ = ["MACParams", "MACResult", "ann_golden", "DEFAULT_WEIGHTS"]
+
+@dataclass(frozen=True)
+class MACParams(Params):
+    """An integer ANN layer computed by multiply-accumulate.
+
+    Parameters
+    ----------
+    weights : n_out × n_in ints
+        Signed weights; must fit ``w_bits``. Default :data:`DEFAULT_WEIGHTS`.
+    bias : n_out ints, optional
+        Bias in accumulator units (default 0).
+    shift : int
+        Re-quantization shift s ≥ 0. Default 0.
+    in_bits : int
+        Input activation width. Default 8.
+    in_signed : bool
+        Inputs are signed (default False: ReLU activations are unsigned).
+    w_bits : int
+        Declared signed weight width. Default 8.
+    out_bits : int or None
+        Output activation width (clamp to [0, 2^out_bits−1]); None: logits.
+    acc_bits : int, optional
+        Declared signed accumulator width; omitted: the exact worst-case bound.
+    lanes : int, optional
+        Parallel multipliers (1..n_out); omitted: n_out.
+    """
+
+    weights: tuple = DEFAULT_WEIGHTS
+    bias: tuple | None = None
+    shift: int = 0
+    in_bits: int = 8
+    in_signed: bool = False
+    w_bits: int = 8
+    out_bits: int | None = 8
+    acc_bits: int | None = None
+    lanes: int | None = None
+
+    def __post_init__(self):
+        n_out, n_in = check_weighted_layer(self)
+        check_int("shift", self.shift, 0, 62)
+        check_int("in_bits", self.in_bits, 1, 32)
+        if not isinstance(self.in_signed, bool):
+            raise ConfigError(f"in_signed must be true or false, not {self.in_signed!r}")
+        if self.out_bits is not None:
+            check_int("out_bits", self.out_bits, 1, 32)
+        lo, hi = self.acc_interval
+        if self.acc_bits is None:
+            set_field(self, "acc_bits", signed_bits(lo, hi))
+        else:
+            check_int("acc_bits", self.acc_bits, 2, 62)
+        set_field(self, "lanes", n_out if self.lanes is None else check_int("lanes", self.lanes, 1, n_out))
+
+    @property
+    def n_in(self):
+        return len(self.weights[0])
+
+    @property
+    def n_out(self):
+        return len(self.weights)
+
+    @cached_property
+    def W(self):
+        """Weights as an int64 array (n_out, n_in)."""
+        return np.array(self.weights, dtype=np.int64)
+
+    @cached_property
+    def b(self):
+        return np.array(self.bias, dtype=np.int64)
+
+    @cached_property
+    def acc_interval(self):
+        xlo, xhi = width_range(self.in_bits, self.in_signed)
+        W = np.array(self.weights, dtype=object)
+        pos = np.where(W > 0, W, 0).sum(axis=1)
+        neg = np.where(W < 0, W, 0).sum(axis=1)
+        lo = min(int(b + pos[i] * xlo + neg[i] * xhi) for i, b in enumerate(self.bias))
+        hi = max(int(b + pos[i] * xhi + neg[i] * xlo) for i, b in enumerate(self.bias))
+        return min(lo, 0, *self.bias), max(hi, 0, *self.bias)
+
+    @property
+    def cycles_per_inference(self):
+        return math.ceil(self.n_out / self.lanes) * self.n_in + 1
+
+
+@dataclass(frozen=True)
+class MACResult:
+    y: np.ndarray
+    acc: np.ndarray
+    counts: Counts
+
+
+@register_core("ann", params=MACParams, summary="integer ANN multiply-accumulate baseline")
+def ann_golden(p: MACParams, x) -> MACResult:
+    """Run the MAC layer on a batch of input vectors ``x`` of shape (..., n_in)."""
+    x = check_int_array("x", x)
+    if x.ndim < 1 or x.shape[-1] != p.n_in:
+        raise ConfigError(f"x must have shape (..., {p.n_in}), not {x.shape}")
+    check_width("in_bits", x, p.in_bits, signed=p.in_signed)
+    acc = exact_matmul(x, p.W.T) + p.b
+    check_width("acc_bits", acc, p.acc_bits, signed=True)
+    if p.out_bits is None:
+        y = acc
+    else:
+        y = np.clip(floor_shift(acc, p.shift), 0, (1 << p.out_bits) - 1)
+    n = int(np.prod(x.shape[:-1]))
+    macs = n * p.n_in * p.n_out
+    counts = Counts(inferences=n, synaptic_adds=macs, multiplications=macs, memory_reads=macs,
+                    state_updates=n * p.n_out, cycles=n * p.cycles_per_inference)
+    return MACResult(y=y, acc=acc, counts=counts)

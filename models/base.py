@@ -1,0 +1,337 @@
+"""Shared plumbing of the golden models: argument checks, bit widths,
+operation counts, JSON-serialisable parameter objects and the core registry.
+
+Everything here is integer-exact and NumPy-only (no Amaranth import).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, fields
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from .errors import ConfigError, WidthError
+
+__all__ = [
+    "check_int", "check_int_seq", "check_matrix", "check_choice", "check_int_array",
+    "signed_bits", "unsigned_bits", "width_range", "check_width",
+    "exact_matmul", "floor_shift",
+    "DEFAULT_WEIGHTS", "Counts", "Params", "set_field", "check_weighted_layer", "weight_sums", "CoreInfo", "register_core", "get_core", "core_names",
+]
+
+# --------------------------------------------------------------------- checks
+
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def check_int(name, value, lo=None, hi=None):
+    """Return ``int(value)`` after checking type and range; raise naming ``name``."""
+    if not _is_int(value):
+        raise ConfigError(f"{name} must be an integer, not {value!r}")
+    value = int(value)
+    if lo is not None and value < lo:
+        raise ConfigError(f"{name} must be >= {lo}, not {value}")
+    if hi is not None and value > hi:
+        raise ConfigError(f"{name} must be <= {hi}, not {value}")
+    return value
+
+
+def check_int_seq(name, seq, length=None, lo=None, hi=None):
+    """Return a tuple of ints; check length and per-element range."""
+    if isinstance(seq, (str, bytes)) or not hasattr(seq, "__iter__"):
+        raise ConfigError(f"{name} must be a sequence of integers, not {seq!r}")
+    out = tuple(check_int(f"{name}[{i}]", v, lo, hi) for i, v in enumerate(seq))
+    if length is not None and len(out) != length:
+        raise ConfigError(f"{name} must have {length} entries, not {len(out)}")
+    return out
+
+
+def check_matrix(name, rows, shape=None):
+    """Return a tuple of int tuples (a rectangular integer matrix)."""
+    if isinstance(rows, np.ndarray):
+        rows = rows.tolist()
+    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__"):
+        raise ConfigError(f"{name} must be a matrix of integers, not {rows!r}")
+    out = tuple(check_int_seq(f"{name}[{i}]", r) for i, r in enumerate(rows))
+    if not out or not out[0]:
+        raise ConfigError(f"{name} must not be empty")
+    if any(len(r) != len(out[0]) for r in out):
+        raise ConfigError(f"{name} must be rectangular (rows of equal length)")
+    if shape is not None and (len(out), len(out[0])) != tuple(shape):
+        raise ConfigError(f"{name} must have shape {tuple(shape)}, not {(len(out), len(out[0]))}")
+    return out
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def check_int_array(name, x):
+    """Return ``x`` as an int64 array; reject floats with fractions, NaN/inf, objects."""
+    arr = np.asarray(x)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind == "b":
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise ConfigError(f"{name} contains NaN or infinite values")
+        if not np.all(arr == np.round(arr)):
+            raise ConfigError(f"{name} must hold integers (quantize first); got fractional values")
+        return arr.astype(np.int64)
+    raise ConfigError(f"{name} must be an integer array, not dtype {arr.dtype}")
+
+
+# --------------------------------------------------------------------- widths
+
+def signed_bits(lo, hi):
+    """Smallest two's-complement width that holds every integer in [lo, hi]."""
+    lo, hi = int(lo), int(hi)
+    n = 1
+    while not (-(1 << (n - 1)) <= lo and hi <= (1 << (n - 1)) - 1):
+        n += 1
+    return n
+
+
+def unsigned_bits(hi):
+    """Smallest unsigned width that holds every integer in [0, hi] (at least 1)."""
+    return max(1, int(hi).bit_length())
+
+
+def width_range(bits, signed):
+    """Inclusive integer range of a ``bits``-wide signed or unsigned value."""
+    if signed:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def check_width(name, arr, bits, signed=True):
+    """Raise :class:`WidthError` if any element of ``arr`` exceeds the declared width."""
+    lo, hi = width_range(bits, signed)
+    a = np.asarray(arr)
+    if a.size == 0:
+        return
+    amin, amax = int(a.min()), int(a.max())
+    if amin < lo:
+        raise WidthError(name, amin, lo, hi)
+    if amax > hi:
+        raise WidthError(name, amax, lo, hi)
+
+
+# ------------------------------------------------------------- exact arithmetic
+
+_F64_EXACT = 1 << 53
+
+
+def exact_matmul(a, b):
+    """Integer matrix product ``a @ b`` computed exactly through float64 BLAS.
+
+    Every partial sum is bounded by ``max|a| * max|b| * inner``; if that bound
+    is below 2**53 the float64 product is exact and is returned as int64.
+    Otherwise the (slow) int64 product is used. Either way the result is exact.
+    """
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.size == 0 or b.size == 0:
+        return np.asarray(a, dtype=np.int64) @ np.asarray(b, dtype=np.int64)
+    bound = int(np.abs(a).max()) * int(np.abs(b).max()) * a.shape[-1]
+    if bound < _F64_EXACT:
+        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    if bound >= 1 << 62:
+        raise WidthError("matmul accumulator", bound, -(1 << 62), (1 << 62) - 1)
+    return a.astype(np.int64) @ b.astype(np.int64)
+
+
+def floor_shift(x, s):
+    """Arithmetic right shift (floor toward -inf) of an int array by ``s >= 0``."""
+    return np.right_shift(np.asarray(x, dtype=np.int64), s)
+
+
+# --------------------------------------------------------------------- counts
+
+@dataclass(frozen=True)
+class Counts:
+    """Operation counts of a golden run, summed over all inferences of a batch.
+
+    Members
+    -------
+    inferences : number of inputs processed.
+    spikes : spikes emitted.
+    synaptic_adds : additions caused by incoming spikes or activations (SOPs).
+    state_updates : neuron state updates (membrane/slope/residual updates, compares).
+    multiplications : general multiplications (only the ANN baseline and
+        non-power-of-two AMOS input gains have them).
+    memory_reads : weight/table words read.
+    cycles : clock cycles under the core's documented schedule.
+    """
+
+    inferences: int = 0
+    spikes: int = 0
+    synaptic_adds: int = 0
+    state_updates: int = 0
+    multiplications: int = 0
+    memory_reads: int = 0
+    cycles: int = 0
+
+    def __add__(self, other):
+        if not isinstance(other, Counts):
+            return NotImplemented
+        return Counts(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
+    def per_inference(self):
+        n = max(1, self.inferences)
+        return {f.name: getattr(self, f.name) / n for f in fields(self) if f.name != "inferences"}
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------- parameters
+
+def _to_json(v):
+    if isinstance(v, tuple):
+        return [_to_json(x) for x in v]
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+class Params:
+    """Mixin for the frozen parameter dataclasses of the cores.
+
+    Subclasses are ``@dataclass(frozen=True)`` with a class attribute ``core``
+    (the registry name) and validate in ``__post_init__`` (raising
+    :class:`ConfigError` that names the field). ``to_dict`` adds a ``"type"``
+    key; ``from_dict`` reverses it and rejects unknown keys.
+    """
+
+    core: ClassVar[str] = ""
+
+    def to_dict(self):
+        d = {"type": self.core}
+        for f in fields(self):
+            d[f.name] = _to_json(getattr(self, f.name))
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        if not isinstance(d, dict):
+            raise ConfigError(f"{cls.__name__}: expected a JSON object, not {type(d).__name__}")
+        d = dict(d)
+        typ = d.pop("type", cls.core)
+        if typ != cls.core:
+            raise ConfigError(f"{cls.__name__}: 'type' must be {cls.core!r}, not {typ!r}")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"{cls.__name__}: unknown field(s) {', '.join(unknown)}")
+        try:
+            return cls(**d)
+        except TypeError as e:  # missing required field
+            raise ConfigError(f"{cls.__name__}: {e}") from None
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{cls.__name__}: invalid JSON ({e})") from None
+        return cls.from_dict(d)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+def set_field(obj, name, value):
+    """Set a field of a frozen dataclass during ``__post_init__`` normalisation."""
+    object.__setattr__(obj, name, value)
+
+
+#: The documented default weights of a lone weighted core: one neuron, 8 synapses.
+DEFAULT_WEIGHTS = ((3, -2, 5, 1, -4, 2, 7, -1),)
+
+
+def check_weighted_layer(p):
+    """Validate and normalise ``weights`` and ``w_bits`` of a weighted core, and
+    ``bias`` if the core has one (omitted bias means zeros).
+
+    Returns ``(n_out, n_in)``. Weights must fit the declared signed ``w_bits``.
+    """
+    W = check_matrix("weights", p.weights)
+    set_field(p, "weights", W)
+    n_out = len(W)
+    if hasattr(p, "bias"):
+        set_field(p, "bias", (0,) * n_out if p.bias is None else check_int_seq("bias", p.bias, n_out))
+    check_int("w_bits", p.w_bits, 2, 32)
+    lo, hi = width_range(p.w_bits, True)
+    for i, row in enumerate(W):
+        for j, v in enumerate(row):
+            if not lo <= v <= hi:
+                raise ConfigError(f"weights[{i}][{j}] = {v} does not fit w_bits={p.w_bits} "
+                                  f"(range [{lo}, {hi}])")
+    return n_out, len(W[0])
+
+
+def weight_sums(weights):
+    """Per-row sums of the positive and of the negative weights (Python ints)."""
+    pos = tuple(sum(v for v in row if v > 0) for row in weights)
+    neg = tuple(sum(v for v in row if v < 0) for row in weights)
+    return pos, neg
+
+
+# ------------------------------------------------------------------ registry
+
+@dataclass(frozen=True)
+class CoreInfo:
+    """A registered core: its name, parameter class, golden model and summary."""
+
+    name: str
+    params: type
+    golden: Callable[..., Any]
+    summary: str
+
+
+_CORES: dict[str, CoreInfo] = {}
+
+
+def register_core(name, *, params, summary):
+    """Decorator for a golden-model function: registers it as core ``name``.
+
+    ``params`` is the core's parameter dataclass; it gets ``core = name``.
+    Refuses duplicate names: two cores must never answer to one name.
+    """
+    def deco(golden):
+        if name in _CORES:
+            raise ValueError(f"core {name!r} is already registered (by {_CORES[name].params.__name__})")
+        params.core = name
+        _CORES[name] = CoreInfo(name, params, golden, summary)
+        return golden
+    return deco
+
+
+def get_core(name):
+    """Return the :class:`CoreInfo` of core ``name``; unknown names raise ConfigError."""
+    try:
+        return _CORES[name]
+    except KeyError:
+        raise ConfigError(f"unknown core {name!r}; known cores: {', '.join(core_names())}") from None
+
+
+def core_names():
+    """Registered core names in canonical order."""
+    order = ["fs", "amos", "ttfs", "lif", "if", "ann"]
+    return [n for n in order if n in _CORES] + sorted(n for n in _CORES if n not in order)
+
+
+def ceil_log2(n):
+    return 0 if n <= 1 else math.ceil(math.log2(n))

@@ -1,0 +1,321 @@
+"""Front-ends and conversion: trained ReLU ANN → integer Network in any coding.
+
+Pipeline (DESIGN.md, data flow)::
+
+    sklearn MLPClassifier / .npz ──▶ FloatNet ──calibrate + quantize──▶ Network('ann')
+                                                  ──to_coding──▶ Network(fs|amos|ttfs|lif|if)
+
+Quantization (all re-quantization between layers is a power-of-two shift):
+
+- inputs x ∈ [0, 1] become round(x·(2^input_bits − 1));
+- hidden layer l gets an activation LSB Δ_l = X_l / (2^act_bits − 1), X_l the
+  calibrated maximum (``max``) or a percentile (``percentile``) of its float
+  activations on the calibration data;
+- the integer weights are W = round(w·Δ_{l−1}·2^s / Δ_l), the bias
+  b = round(b_f·2^s / Δ_l), with the largest shift s that keeps |W| within
+  w_bits; then a_l = clamp((W·a + b) >> s, 0, 2^act_bits − 1). Because ReLU
+  is positively homogeneous the per-layer scale sits in the integer weights
+  and only the shift remains in hardware;
+- the output layer keeps the logits (scale chosen to fill w_bits).
+
+FS, AMOS and TTFS realise this integer ANN exactly. Rate codings need a
+spike value λ_l per layer (the activation a spike stands for): max norm
+(λ = max activation) or robust norm (99.9th percentile), Rueckauer et al.
+2017 as used by Ding et al. 2021; thresholds ϑ_l = λ_l·2^s_l. The LIF leak
+makes the rate function non-linear, so its threshold is λ_l·2^s_l scaled by a
+factor picked from a small grid for the best agreement with the integer ANN
+on the calibration data (documented in ``meta``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import check_choice, check_int, check_int_array
+from .errors import ConfigError
+from .network import DEFAULT_OPTIONS, Dense, MaxPool, Network
+from .simulate import run_network
+
+__all__ = ["FloatNet", "from_sklearn", "from_npz", "quantize", "to_coding", "convert",
+           "calibrate_rate", "LIF_THRESHOLD_GRID"]
+
+LIF_THRESHOLD_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+@dataclass(frozen=True)
+class FloatNet:
+    """A trained float ReLU network: dense layers (W of shape (n_out, n_in), b)
+    with ReLU between them and linear logits at the end; optional max-pool
+    stages given as ``(index_before_which, MaxPool)``."""
+
+    weights: tuple
+    biases: tuple
+    pools: tuple = ()
+
+    def __post_init__(self):
+        if len(self.weights) == 0:
+            raise ConfigError("the model has no layers")
+        if len(self.weights) != len(self.biases):
+            raise ConfigError(f"{len(self.weights)} weight matrices but {len(self.biases)} bias vectors")
+        ws, bs = [], []
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            w = np.asarray(w, dtype=np.float64)
+            b = np.asarray(b, dtype=np.float64)
+            if w.ndim != 2:
+                raise ConfigError(f"layer {i}: weights must be a 2-D matrix, not shape {w.shape}")
+            if b.shape != (w.shape[0],):
+                raise ConfigError(f"layer {i}: bias has shape {b.shape}, expected ({w.shape[0]},)")
+            if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+                raise ConfigError(f"layer {i}: weights or bias contain NaN or infinite values")
+            ws.append(w)
+            bs.append(b)
+        object.__setattr__(self, "weights", tuple(ws))
+        object.__setattr__(self, "biases", tuple(bs))
+        pools = dict(self.pools)
+        n = ws[0].shape[1] if 0 not in pools else pools[0].n_in
+        for i, w in enumerate(ws):
+            if i in pools:
+                if pools[i].n_in != n:
+                    raise ConfigError(f"max-pool before layer {i} expects {pools[i].n_in} inputs, got {n}")
+                n = pools[i].n_out
+            if w.shape[1] != n:
+                raise ConfigError(f"layer {i} expects {w.shape[1]} inputs but receives {n}")
+            n = w.shape[0]
+
+    @property
+    def n_inputs(self):
+        pools = dict(self.pools)
+        return pools[0].n_in if 0 in pools else self.weights[0].shape[1]
+
+    def forward(self, x, upto=None):
+        """Float forward pass; returns the list of hidden activations and the logits."""
+        pools = dict(self.pools)
+        a, hidden = np.asarray(x, dtype=np.float64), []
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            if i in pools:
+                a = pools[i].apply(a)
+            z = a @ w.T + b
+            if i == len(self.weights) - 1:
+                return hidden, z
+            a = np.maximum(z, 0.0)
+            hidden.append(a)
+        raise AssertionError("unreachable")
+
+
+def from_sklearn(model) -> FloatNet:
+    """Read a fitted scikit-learn ``MLPClassifier`` with ReLU activation."""
+    name = type(model).__name__
+    if not hasattr(model, "coefs_"):
+        raise ConfigError(f"expected a fitted sklearn MLPClassifier, got {name} without coefs_ "
+                          "(not fitted?)")
+    act = getattr(model, "activation", None)
+    if act != "relu":
+        raise ConfigError(f"only ReLU networks can be converted; this {name} uses activation {act!r}")
+    ws = [np.asarray(c).T for c in model.coefs_]
+    bs = [np.asarray(b) for b in model.intercepts_]
+    if ws[-1].shape[0] == 1:        # binary classifier: logit z vs 0
+        ws[-1] = np.vstack([np.zeros_like(ws[-1]), ws[-1]])
+        bs[-1] = np.concatenate([[0.0], bs[-1]])
+    return FloatNet(tuple(ws), tuple(bs))
+
+
+def from_npz(path) -> FloatNet:
+    """Read ``w0, b0, w1, b1, …`` (w_i of shape (n_in, n_out), as sklearn's
+    ``coefs_``) from a ``.npz`` file; an optional ``activation`` entry must be 'relu'."""
+    path = os.fspath(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ConfigError(f"cannot read {path}: no such file") from None
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path}: not a readable .npz file ({e})") from None
+    with data:
+        keys = set(data.files)
+        if "activation" in keys:
+            act = str(data["activation"])
+            if act != "relu":
+                raise ConfigError(f"{path}: only ReLU networks can be converted; activation is {act!r}")
+            keys.discard("activation")
+        n = 0
+        while f"w{n}" in keys:
+            n += 1
+        if n == 0:
+            raise ConfigError(f"{path}: no weight arrays w0, w1, … found (keys: {sorted(data.files)})")
+        expected = {f"w{i}" for i in range(n)} | {f"b{i}" for i in range(n)}
+        missing, extra = sorted(expected - keys), sorted(keys - expected)
+        if missing or extra:
+            raise ConfigError(f"{path}: expected arrays w0..w{n-1}, b0..b{n-1}; "
+                              f"missing {missing}, unexpected {extra}")
+        try:
+            ws = tuple(np.asarray(data[f"w{i}"], dtype=np.float64).T for i in range(n))
+            bs = tuple(np.asarray(data[f"b{i}"], dtype=np.float64) for i in range(n))
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"{path}: arrays must be numeric ({e})") from None
+    try:
+        return FloatNet(ws, bs)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def _as_floatnet(model):
+    if isinstance(model, FloatNet):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        return from_npz(model)
+    return from_sklearn(model)
+
+
+def _check_calibration_data(fnet, x):
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != fnet.n_inputs:
+        raise ConfigError(f"calibration data must have shape (n, {fnet.n_inputs}), not {x.shape}")
+    if x.shape[0] == 0:
+        raise ConfigError("calibration data is empty")
+    if not np.all(np.isfinite(x)):
+        raise ConfigError("calibration data contains NaN or infinite values")
+    if x.min() < 0 or x.max() > 1:
+        raise ConfigError("inputs must be scaled to [0, 1] before conversion")
+    return x
+
+
+def quantize_inputs(x, bits):
+    """x ∈ [0, 1] → round(x·(2^bits − 1)) as int64."""
+    x = np.asarray(x, dtype=np.float64)
+    if not np.all(np.isfinite(x)):
+        raise ConfigError("inputs contain NaN or infinite values")
+    return np.clip(np.rint(x * ((1 << bits) - 1)), 0, (1 << bits) - 1).astype(np.int64)
+
+
+def quantize(model, calib_x, *, input_bits=8, act_bits=8, w_bits=8, calibration="max",
+             percentile=99.99, name="network") -> Network:
+    """Calibrate and quantize a float ReLU network into the integer ANN (coding 'ann')."""
+    fnet = _as_floatnet(model)
+    check_int("input_bits", input_bits, 1, 16)
+    check_int("act_bits", act_bits, 1, 16)
+    check_int("w_bits", w_bits, 2, 16)
+    check_choice("calibration", calibration, ("max", "percentile"))
+    if not (isinstance(percentile, (int, float)) and 50 <= percentile <= 100):
+        raise ConfigError(f"percentile must be a number in [50, 100], not {percentile!r}")
+    x = _check_calibration_data(fnet, calib_x)
+    xq = quantize_inputs(x, input_bits)
+    delta_in = 1.0 / ((1 << input_bits) - 1)
+    hidden, _ = fnet.forward(xq * delta_in)
+    wlim = (1 << (w_bits - 1)) - 1
+    pools = dict(fnet.pools)
+    layers, scales, delta = [], [], delta_in
+    L = len(fnet.weights)
+    for i, (w, b) in enumerate(zip(fnet.weights, fnet.biases)):
+        if i in pools:
+            layers.append(pools[i])
+        wmax = float(np.abs(w).max()) if w.size else 0.0
+        if i == L - 1:                                   # logits: fill the weight range
+            g = wlim / (wmax * delta) if wmax > 0 else 1.0
+            W = np.rint(w * delta * g)
+            B = np.rint(b * g)
+            layers.append(Dense(W.astype(np.int64).tolist(), B.astype(np.int64).tolist(), 0, None))
+            break
+        a = hidden[i]
+        X = float(a.max()) if calibration == "max" else float(np.percentile(a, percentile))
+        if X <= 0:
+            X = float(a.max())
+        if X <= 0:
+            raise ConfigError(f"layer {i}: every activation is zero on the calibration data; "
+                              "cannot calibrate (dead layer)")
+        d_out = X / ((1 << act_bits) - 1)
+        ratio = wmax * delta / d_out                     # |W| at shift 0
+        if ratio > wlim:                                 # coarser activation LSB so s = 0 fits
+            d_out = wmax * delta / wlim
+            ratio = wlim
+        s = int(np.floor(np.log2(wlim / ratio))) if ratio > 0 else 0
+        s = max(0, min(s, 30))
+        while s > 0 and np.abs(np.rint(w * delta * 2.0 ** s / d_out)).max() > wlim:
+            s -= 1
+        W = np.rint(w * delta * 2.0 ** s / d_out)
+        B = np.rint(b * 2.0 ** s / d_out)
+        layers.append(Dense(W.astype(np.int64).tolist(), B.astype(np.int64).tolist(), s, act_bits))
+        scales.append({"layer": i, "activation_lsb": d_out, "calibrated_max": X, "shift": s})
+        delta = d_out
+    meta = {"calibration": calibration, "percentile": percentile if calibration == "percentile" else None,
+            "input_lsb": delta_in, "layers": scales}
+    return Network("ann", input_bits, tuple(layers), w_bits, {}, name, meta)
+
+
+def calibrate_rate(ann_net, xq, norm="max", percentile=99.9):
+    """Spike values λ_l of every dense layer from the integer ANN on ``xq``:
+    the maximum (max norm) or a percentile (robust norm) of its activations;
+    for the output layer, of its positive logits."""
+    check_choice("rate_norm", norm, ("max", "robust"))
+    r = run_network(ann_net, xq)
+    lam = []
+    for a in list(r.activations) + [np.maximum(r.scores, 0)]:
+        v = float(a.max()) if norm == "max" else float(np.percentile(a, percentile))
+        lam.append(max(1, int(np.ceil(v))))
+    return lam
+
+
+def to_coding(ann_net: Network, coding, calib_xq=None, *, time_steps=None, rate_norm="max",
+              ttfs_variant="at_most_one", lif_readout=None, lif_threshold_scale=None,
+              leak_shifts=None) -> Network:
+    """The integer ANN ``ann_net`` in ``coding``. Rate codings need integer
+    calibration inputs ``calib_xq`` for their thresholds."""
+    if not isinstance(ann_net, Network) or ann_net.coding != "ann":
+        raise ConfigError("to_coding expects the integer ANN (a Network with coding 'ann')")
+    check_choice("coding", coding, ("fs", "amos", "ttfs", "lif", "if", "ann"))
+    if coding in ("ann", "fs", "amos"):
+        return ann_net.with_coding(coding)
+    if coding == "ttfs":
+        return ann_net.with_coding("ttfs", {"variant": ttfs_variant})
+    if calib_xq is None:
+        raise ConfigError(f"coding {coding!r} needs calibration inputs for its thresholds")
+    xq = check_int_array("calibration inputs", calib_xq)
+    opts = dict(DEFAULT_OPTIONS[coding])
+    if time_steps is not None:
+        opts["time_steps"] = check_int("time_steps", time_steps, 1, 1 << 16)
+    if coding == "lif":
+        if leak_shifts is not None:
+            opts["leak_shifts"] = list(leak_shifts)
+        if lif_readout is not None:
+            opts["readout"] = lif_readout
+    lam = calibrate_rate(ann_net, xq, rate_norm)
+    dense = ann_net.dense_indices
+    # a spike into the first layer stands for 1 (IF: direct input) or 2^input_bits (LIF: LFSR rate code)
+    first_scale = 1 if coding == "if" else (1 << ann_net.input_bits)
+
+    def build(factor):
+        cores, prev = {}, first_scale
+        for k, i in enumerate(dense):
+            layer = ann_net.layers[i]
+            th = max(1, int(round(factor * lam[k] * (1 << layer.shift))))
+            cores[i] = {"in_scale": prev, "threshold": th}
+            prev = lam[k]
+        return ann_net.with_coding(coding, opts, cores)
+
+    meta = {**ann_net.meta, "rate_norm": rate_norm, "spike_values": lam}
+    factor = 1.0
+    if coding == "lif":
+        if lif_threshold_scale is None:
+            ref = run_network(ann_net, xq).predictions
+            factor = max(LIF_THRESHOLD_GRID,
+                         key=lambda f: (np.mean(run_network(build(f), xq).predictions == ref),
+                                        -abs(f - 0.8)))
+        else:
+            factor = float(lif_threshold_scale)
+            if not 0 < factor <= 4:
+                raise ConfigError(f"lif_threshold_scale must be in (0, 4], not {factor}")
+        meta["threshold_scale"] = factor
+    net = build(factor)
+    return Network(net.coding, net.input_bits, net.layers, net.w_bits, net.options, net.name, meta)
+
+
+def convert(model, calib_x, coding="ann", *, input_bits=8, act_bits=8, w_bits=8, calibration="max",
+            percentile=99.99, name="network", **coding_options) -> Network:
+    """Float model → integer ANN → ``coding`` in one call (calib_x floats in [0, 1])."""
+    ann = quantize(model, calib_x, input_bits=input_bits, act_bits=act_bits, w_bits=w_bits,
+                   calibration=calibration, percentile=percentile, name=name)
+    if coding == "ann":
+        return ann
+    xq = quantize_inputs(np.asarray(calib_x, dtype=np.float64), input_bits)
+    return to_coding(ann, coding, xq, **coding_options)

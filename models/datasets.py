@@ -1,0 +1,80 @@
+"""Bundled data sets (scikit-learn Iris and 8×8 digits, no downloads) and the
+reference ReLU networks trained reproducibly on them.
+
+Inputs are scaled to [0, 1] (digits: pixel/16; Iris: min–max of the training
+split, test values clipped) and split 75/25, stratified, ``random_state=0``.
+Reference nets: Iris 4-16-3 and digits 64-32-10, ``MLPClassifier`` with ReLU,
+Adam, fixed ``random_state=0``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .errors import ConfigError
+
+__all__ = ["Dataset", "load_dataset", "train_reference", "DATASETS"]
+
+DATASETS = ("digits", "iris")
+_HIDDEN = {"digits": (32,), "iris": (16,)}
+_MAX_ITER = {"digits": 400, "iris": 2000}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A bundled data set with inputs in [0, 1]."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def n_features(self):
+        return self.x_train.shape[1]
+
+    @property
+    def n_classes(self):
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+
+@lru_cache(maxsize=None)
+def load_dataset(name) -> Dataset:
+    """Load ``digits`` or ``iris`` from scikit-learn's bundled files."""
+    from sklearn.datasets import load_digits, load_iris
+    from sklearn.model_selection import train_test_split
+
+    if name not in DATASETS:
+        raise ConfigError(f"unknown data set {name!r}; bundled: {', '.join(DATASETS)}")
+    raw = load_digits() if name == "digits" else load_iris()
+    x, y = raw.data.astype(np.float64), raw.target.astype(np.int64)
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.25, stratify=y, random_state=0)
+    if name == "digits":
+        xtr, xte = xtr / 16.0, xte / 16.0
+    else:
+        lo, hi = xtr.min(axis=0), xtr.max(axis=0)
+        xtr = (xtr - lo) / (hi - lo)
+        xte = np.clip((xte - lo) / (hi - lo), 0.0, 1.0)
+    for a in (xtr, xte, ytr, yte):
+        a.setflags(write=False)
+    return Dataset(name, xtr, ytr, xte, yte)
+
+
+@lru_cache(maxsize=None)
+def train_reference(name):
+    """The reference ReLU MLP for data set ``name`` (deterministic for fixed library versions)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    ds = load_dataset(name)
+    mlp = MLPClassifier(hidden_layer_sizes=_HIDDEN[name], activation="relu", solver="adam",
+                        max_iter=_MAX_ITER[name], random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp.fit(ds.x_train, ds.y_train)
+    return mlp

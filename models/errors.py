@@ -1,0 +1,48 @@
+"""The error hierarchy of spikeforge.
+
+Every error a user can provoke with bad input is a :class:`SpikeforgeError`;
+the CLI turns it into a one-line message and a non-zero exit code.
+"""
+
+__all__ = ["SpikeforgeError", "ConfigError", "WidthError", "ToolError", "SimulationMismatch"]
+
+
+class SpikeforgeError(Exception):
+    """Base class of all errors raised on purpose by spikeforge."""
+
+
+class ConfigError(SpikeforgeError, ValueError):
+    """An invalid parameter, shape, file or option. The message names it."""
+
+
+class WidthError(SpikeforgeError, OverflowError):
+    """A state exceeded its declared bit width.
+
+    Carries the name of the width parameter, the offending value and the
+    admissible range, so a user can tell which width to raise.
+    """
+
+    def __init__(self, name, value, lo, hi):
+        self.name, self.value, self.lo, self.hi = name, int(value), int(lo), int(hi)
+        super().__init__(f"{name}: value {self.value} does not fit the declared width "
+                         f"(range [{self.lo}, {self.hi}])")
+
+
+class ToolError(SpikeforgeError, RuntimeError):
+    """An external tool (Yosys, nextpnr, Verilator, ...) is missing or failed."""
+
+
+class SimulationMismatch(SpikeforgeError, AssertionError):
+    """RTL and golden model disagree.
+
+    Attributes name the first differing cycle, the signal, and the expected
+    (golden) and actual (RTL) values.
+    """
+
+    def __init__(self, cycle, signal, expected, actual, context=""):
+        self.cycle, self.signal, self.expected, self.actual = cycle, signal, expected, actual
+        msg = (f"first mismatch at cycle {cycle}, signal {signal!r}: "
+               f"expected {expected!r}, got {actual!r}")
+        if context:
+            msg += f" ({context})"
+        super().__init__(msg)

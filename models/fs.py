@@ -1,0 +1,164 @@
+"""FS neuron: few spikes, time-multiplexed (Stöckl & Maass 2021, §1.1, §1.2.2).
+
+Integer form (SPEC §1)::
+
+    v(1) = x
+    for t = 1..K:   z(t) = Θ(v(t) − T(t));   v(t+1) = v(t) − h(t)·z(t)
+    y = Σ_t d(t)·z(t)
+
+with Θ(u) = 1 if u ≥ 0 else 0. The ReLU constructor sets T(t) = h(t) = d(t) =
+2^(K−t): the spikes are then the binary digits of clamp(x, 0, 2^K−1), MSB
+first, and y is that clamp. A downstream synapse adds w·d(t) per spike; for
+the ReLU tables that is w << (K−t), or MSB-first by Horner's rule
+acc ← 2·acc + Σ w·z(t).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .base import (Counts, Params, check_int, check_int_seq, check_width, check_int_array,
+                   register_core, set_field, signed_bits, unsigned_bits, width_range)
+
+__all__ = ["FSParams", "FSResult", "fs_golden", "relu_tables"]
+
+MAX_K = 32
+
+
+def relu_tables(K):
+    """The bit-shift ReLU table 2^(K−t), t = 1..K (T, h and d alike)."""
+    return tuple(1 << (K - t) for t in range(1, K + 1))
+
+
+@dataclass(frozen=True)
+class FSParams(Params):
+    """Parameters of one FS neuron.
+
+    Parameters
+    ----------
+    K : int
+        Number of time steps (spikes at most), 1..32. Default 8.
+    x_bits : int
+        Width of the signed input x. Default 12.
+    T, h, d : tuple of K ints, optional
+        Threshold, reset and output tables. Omitted (``None``) means the
+        bit-shift ReLU tables 2^(K−t).
+    v_bits : int, optional
+        Declared signed width of the residual v. Omitted means the smallest
+        width that interval analysis of the tables proves sufficient.
+
+    Raises
+    ------
+    ConfigError
+        On a bad K, width or table, naming the field.
+    """
+
+    K: int = 8
+    x_bits: int = 12
+    T: tuple | None = None
+    h: tuple | None = None
+    d: tuple | None = None
+    v_bits: int | None = None
+
+    def __post_init__(self):
+        K = check_int("K", self.K, 1, MAX_K)
+        check_int("x_bits", self.x_bits, 2, 62)
+        for name in ("T", "h", "d"):
+            table = getattr(self, name)
+            table = relu_tables(K) if table is None else check_int_seq(name, table, K, -(1 << 40), 1 << 40)
+            set_field(self, name, table)
+        lo, hi = self.v_interval
+        need = signed_bits(lo, hi)
+        if self.v_bits is None:
+            set_field(self, "v_bits", need)
+        else:
+            check_int("v_bits", self.v_bits, 2, 62)
+
+    @classmethod
+    def relu(cls, K=8, x_bits=12):
+        """The bit-shift ReLU neuron: T = h = d = 2^(K−t)."""
+        return cls(K=K, x_bits=x_bits)
+
+    # -- derived quantities (read by the golden model and by hdl/fs.py) --
+    @property
+    def is_relu(self):
+        r = relu_tables(self.K)
+        return self.T == r and self.h == r and self.d == r
+
+    @cached_property
+    def v_interval(self):
+        """Exact range of v over all steps and inputs, by interval propagation."""
+        lo, hi = width_range(self.x_bits, True)
+        vmin, vmax = lo, hi
+        for T, h in zip(self.T, self.h):
+            parts = []
+            if lo < T:                      # z = 0 possible
+                parts.append((lo, min(hi, T - 1)))
+            if hi >= T:                     # z = 1 possible
+                parts.append((max(lo, T) - h, hi - h))
+            lo = min(p[0] for p in parts)
+            hi = max(p[1] for p in parts)
+            vmin, vmax = min(vmin, lo), max(vmax, hi)
+        return vmin, vmax
+
+    @property
+    def y_interval(self):
+        return sum(min(v, 0) for v in self.d), sum(max(v, 0) for v in self.d)
+
+    @property
+    def y_signed(self):
+        return self.y_interval[0] < 0
+
+    @property
+    def y_bits(self):
+        lo, hi = self.y_interval
+        return signed_bits(lo, hi) if lo < 0 else unsigned_bits(hi)
+
+    @property
+    def latency(self):
+        """Cycles from accepting x to the last spike (one step per cycle)."""
+        return self.K
+
+    @property
+    def initiation_interval(self):
+        """Cycles between accepted inputs: a new x every K cycles."""
+        return self.K
+
+    @property
+    def param_count(self):
+        return 3 * self.K
+
+
+@dataclass(frozen=True)
+class FSResult:
+    """Golden-model output: spikes ``z`` (shape ``x.shape + (K,)``, MSB first),
+    decoded outputs ``y`` and operation ``counts``."""
+
+    z: np.ndarray
+    y: np.ndarray
+    counts: Counts
+
+
+@register_core("fs", params=FSParams, summary="few-spike neuron, K time-multiplexed steps")
+def fs_golden(p: FSParams, x) -> FSResult:
+    """Run the FS neuron on a batch of integer inputs (any shape)."""
+    x = check_int_array("x", x)
+    check_width("x_bits", x, p.x_bits, signed=True)
+    v = x.copy()
+    z = np.zeros(x.shape + (p.K,), dtype=np.uint8)
+    y = np.zeros(x.shape, dtype=np.int64)
+    for t in range(p.K):
+        zt = v >= p.T[t]
+        z[..., t] = zt
+        v = v - p.h[t] * zt
+        check_width("v_bits", v, p.v_bits, signed=True)
+        y += p.d[t] * zt
+    n = int(x.size)
+    spikes = int(z.sum())
+    counts = Counts(inferences=n, spikes=spikes, synaptic_adds=spikes,
+                    state_updates=n * p.K, memory_reads=0 if p.is_relu else 3 * p.K * n,
+                    cycles=n * p.initiation_interval)
+    return FSResult(z=z, y=y, counts=counts)

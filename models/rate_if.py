@@ -1,0 +1,173 @@
+"""Rate-coded integrate-and-fire layer with soft reset (Ding et al. 2021, eq. 3) — a baseline.
+
+For t = 1..T (v(0) = 0)::
+
+    m(t) = v(t−1) + W·s(t) + b
+    s_out(t) = Θ(m(t) − ϑ)
+    v(t) = m(t) − ϑ·s_out(t)            (reset by subtraction)
+
+Input: spikes s(t) of the previous layer, or with ``direct_input`` the
+constant integer input x (direct coding): the current W·x + b is then
+computed once per inference (n_in·n_out multiplications) and added every
+step. ``spiking = False`` is the non-spiking output integrator, read at T.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .base import (DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array,
+                   check_weighted_layer, check_width, exact_matmul, register_core, set_field,
+                   signed_bits, weight_sums, width_range)
+from .errors import ConfigError
+
+__all__ = ["IFParams", "IFResult", "if_golden"]
+
+
+@dataclass(frozen=True)
+class IFParams(Params):
+    """A layer of rate-coded IF neurons with soft reset.
+
+    Parameters
+    ----------
+    weights : n_out × n_in ints
+        Synaptic weights. Default DEFAULT_WEIGHTS.
+    bias : n_out ints, optional
+        Constant current per step (default 0).
+    threshold : int
+        ϑ ≥ 1. Default 64.
+    time_steps : int
+        T ≥ 1. Default 16.
+    direct_input : bool
+        Input is a constant integer vector (direct coding) instead of spikes. Default False.
+    in_bits : int
+        Width of the unsigned direct input. Default 8.
+    spiking : bool
+        False: non-spiking output integrator. Default True.
+    w_bits : int
+        Declared signed weight width. Default 8.
+    v_bits : int, optional
+        Declared signed membrane width; omitted: proven bound over T steps.
+    """
+
+    weights: tuple = DEFAULT_WEIGHTS
+    bias: tuple | None = None
+    threshold: int = 64
+    time_steps: int = 16
+    direct_input: bool = False
+    in_bits: int = 8
+    spiking: bool = True
+    w_bits: int = 8
+    v_bits: int | None = None
+
+    def __post_init__(self):
+        check_weighted_layer(self)
+        check_int("threshold", self.threshold, 1, 1 << 40)
+        check_int("time_steps", self.time_steps, 1, 1 << 16)
+        check_int("in_bits", self.in_bits, 1, 32)
+        for name in ("direct_input", "spiking"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}")
+        if self.v_bits is None:
+            set_field(self, "v_bits", signed_bits(*self.v_interval))
+        else:
+            check_int("v_bits", self.v_bits, 2, 62)
+
+    @property
+    def n_in(self):
+        return len(self.weights[0])
+
+    @property
+    def n_out(self):
+        return len(self.weights)
+
+    @cached_property
+    def W(self):
+        return np.array(self.weights, dtype=np.int64)
+
+    @cached_property
+    def b(self):
+        return np.array(self.bias, dtype=np.int64)
+
+    @cached_property
+    def current_interval(self):
+        """Range of the per-step input current W·s + b."""
+        pos, neg = weight_sums(self.weights)
+        scale = width_range(self.in_bits, False)[1] if self.direct_input else 1
+        hi = max(p * scale + b for p, b in zip(pos, self.bias))
+        lo = min(n * scale + b for n, b in zip(neg, self.bias))
+        return lo, hi
+
+    @cached_property
+    def v_interval(self):
+        """Bound on m and v over T steps (soft reset keeps v < ϑ unless the input saturates)."""
+        i_lo, i_hi = self.current_interval
+        T, th = self.time_steps, self.threshold
+        if not self.spiking:
+            return min(0, T * i_lo), max(0, T * i_hi)
+        v_hi, m_hi = 0, 0
+        for _ in range(T):
+            m_hi = max(m_hi, v_hi + i_hi)
+            v_hi = max(th - 1, v_hi + i_hi - th) if v_hi + i_hi >= th else max(v_hi, v_hi + i_hi)
+        lo = min(0, T * i_lo)
+        return lo, max(m_hi, th)
+
+    @property
+    def cycles_per_step(self):
+        return 1
+
+
+@dataclass(frozen=True)
+class IFResult:
+    """``spikes`` (..., T, n_out) uint8, ``v`` final membrane (..., n_out), ``counts``."""
+
+    spikes: np.ndarray
+    v: np.ndarray
+    counts: Counts
+
+
+@register_core("if", params=IFParams, summary="rate-coded integrate-and-fire, soft reset (baseline)")
+def if_golden(p: IFParams, inp) -> IFResult:
+    """Run the layer: ``inp`` is x (..., n_in) with direct input, else spikes (..., T, n_in)."""
+    inp = check_int_array("input", inp)
+    T = p.time_steps
+    if p.direct_input:
+        if inp.ndim < 1 or inp.shape[-1] != p.n_in:
+            raise ConfigError(f"direct input must have shape (..., {p.n_in}), not {inp.shape}")
+        check_width("in_bits", inp, p.in_bits, signed=False)
+        cur = exact_matmul(inp, p.W.T) + p.b
+        current = np.broadcast_to(cur[..., None, :], inp.shape[:-1] + (T, p.n_out))
+        batch_shape = inp.shape[:-1]
+    else:
+        if inp.ndim < 2 or inp.shape[-2:] != (T, p.n_in):
+            raise ConfigError(f"input spikes must have shape (..., {T}, {p.n_in}), not {inp.shape}")
+        if ((inp != 0) & (inp != 1)).any():
+            raise ConfigError("input spikes must hold only 0 and 1")
+        current = exact_matmul(inp, p.W.T) + p.b
+        batch_shape = inp.shape[:-2]
+    v = np.zeros(batch_shape + (p.n_out,), dtype=np.int64)
+    out = np.zeros(batch_shape + (T, p.n_out), dtype=np.uint8)
+    for t in range(T):
+        m = v + current[..., t, :]
+        check_width("v_bits", m, p.v_bits)
+        if p.spiking:
+            s = m >= p.threshold
+            out[..., t, :] = s
+            v = m - p.threshold * s
+        else:
+            v = m
+    n = int(np.prod(batch_shape))
+    if p.direct_input:
+        macs = n * p.n_in * p.n_out
+        adds, mults, reads, cycles = macs + n * T * p.n_out, macs, macs, n * (p.n_in + T)
+    else:
+        in_spikes = int(inp.sum())
+        adds, mults, reads = in_spikes * p.n_out, 0, in_spikes * p.n_out
+        cycles = n * T + in_spikes
+    counts = Counts(inferences=n, spikes=int(out.sum()), synaptic_adds=adds,
+                    state_updates=n * T * p.n_out, multiplications=mults, memory_reads=reads,
+                    cycles=cycles)
+    return IFResult(spikes=out, v=v, counts=counts)

@@ -1,0 +1,309 @@
+"""TTFS integrator layer: one spike per neuron, value in the spike time
+(Stanojevic 2023, ch. 2 and ch. 3, linearly mappable form eq. 3.9–3.10).
+
+Discrete time, one tick = one activation LSB, local to the layer: input
+spikes arrive at ticks 0 … B_in (B_in = 2^in_bits − 1), an input of value x
+spikes at tick B_in − x. The window of this layer starts at T0 = B_in
+(t_min(n) = t_max(n−1)) and has B = 2^out_bits − 1 ticks; an output spike at
+tick T0 + k encodes y = B − k.
+
+Order of events inside tick t, for every neuron i (this is the contract the
+RTL implements)::
+
+    1. slope_i += Σ W_ij over the input spikes j arriving at tick t
+    2. at t = T0:  at-most-one variant: slope_i := 2^F
+                   exactly-one variant: slope_i += α_i,  α_i = 2^F − Σ_j W_ij
+    3. V_i += slope_i
+    4. if T0 ≤ t ≤ T0 + k_max and i has not fired and V_i ≥ ϑ_i: i fires at t (once)
+    5. exactly-one variant, t = T0 + B: every neuron that has not fired fires
+
+k_max = B − 1 in the at-most-one variant (a spike at t_max would encode 0,
+so inactive neurons stay silent and downstream slopes are completed at T0),
+k_max = B in the exactly-one variant. Since every input has arrived by T0
+the slope in the window is 2^F for every neuron (α_i = 1 − Σ_j W_ij in the
+paper's units): SNN weights equal ANN weights. With ϑ_i = 2^F·(B+1) − b_i the
+layer computes exactly y_i = clamp(floor((Σ_j W_ij·x_j + b_i) / 2^F), 0, B),
+the floor-quantised ReLU clipped to the window.
+
+``out_bits = None`` is the non-spiking output integrator: it stops at the end
+of tick T0 and reads V_i − ϑ_i (ϑ_i = 2^F − b_i gives the logits W·x + b).
+
+Max pooling is the earliest spike of the pool (see ``ttfs_maxpool``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .base import (DEFAULT_WEIGHTS, Counts, Params, check_choice, check_int, check_int_array,
+                   check_int_seq, check_weighted_layer, check_width, exact_matmul, register_core,
+                   set_field, signed_bits, weight_sums)
+from .errors import ConfigError
+
+__all__ = ["TTFSParams", "TTFSResult", "ttfs_golden", "ttfs_ticks", "ttfs_maxpool",
+           "times_from_values", "VARIANTS"]
+
+VARIANTS = ("at_most_one", "exactly_one")
+NO_SPIKE = -1
+
+
+@dataclass(frozen=True)
+class TTFSParams(Params):
+    """A layer of TTFS integrate-and-fire neurons (multiplication-free).
+
+    Parameters
+    ----------
+    weights : n_out × n_in ints
+        Synaptic weights W (added to the slope when a spike arrives).
+        Default: :data:`~spikeforge.models.base.DEFAULT_WEIGHTS`.
+    thresholds : n_out ints, optional
+        ϑ_i. Omitted: 2^F·(B+1) (spiking) or 2^F (output), i.e. bias 0.
+    slope_shift : int
+        F: the slope in the window is 2^F. Default 4.
+    in_bits : int
+        Input window B_in = 2^in_bits − 1 ticks. Default 4.
+    out_bits : int or None
+        Output window B = 2^out_bits − 1 ticks; None: non-spiking output integrator. Default 4.
+    variant : str
+        ``"at_most_one"`` (default; inactive neurons stay silent) or ``"exactly_one"``.
+    w_bits : int
+        Declared signed weight width. Default 8.
+    slope_bits, v_bits : int, optional
+        Declared signed widths of slope and potential; omitted: proven bounds.
+    """
+
+    weights: tuple = DEFAULT_WEIGHTS
+    thresholds: tuple | None = None
+    slope_shift: int = 4
+    in_bits: int = 4
+    out_bits: int | None = 4
+    variant: str = "at_most_one"
+    w_bits: int = 8
+    slope_bits: int | None = None
+    v_bits: int | None = None
+
+    def __post_init__(self):
+        n_out, _ = check_weighted_layer(self)
+        check_int("slope_shift", self.slope_shift, 0, 30)
+        check_int("in_bits", self.in_bits, 1, 16)
+        if self.out_bits is not None:
+            check_int("out_bits", self.out_bits, 1, 16)
+        check_choice("variant", self.variant, VARIANTS)
+        if self.thresholds is None:
+            base = (1 << self.slope_shift) * (self.B + 1) if self.spiking else (1 << self.slope_shift)
+            set_field(self, "thresholds", (base,) * n_out)
+        else:
+            set_field(self, "thresholds", check_int_seq("thresholds", self.thresholds, n_out,
+                                                        -(1 << 60), 1 << 60))
+        for name, (lo, hi) in (("slope_bits", self.slope_interval), ("v_bits", self.v_interval)):
+            if getattr(self, name) is None:
+                set_field(self, name, signed_bits(lo, hi))
+            else:
+                check_int(name, getattr(self, name), 2, 62)
+
+    @classmethod
+    def from_relu_layer(cls, weights, bias, shift, in_bits, out_bits, variant="at_most_one", w_bits=8):
+        """The TTFS layer equal to clamp(floor((W·x + b) / 2^shift), 0, 2^out_bits − 1)."""
+        F = check_int("shift", shift, 0, 30)
+        base = (1 << F) if out_bits is None else (1 << F) * (1 << out_bits)
+        th = tuple(base - int(b) for b in bias)
+        return cls(weights=weights, thresholds=th, slope_shift=F, in_bits=in_bits,
+                   out_bits=out_bits, variant=variant, w_bits=w_bits)
+
+    # -- derived quantities (read by the golden model and by hdl/ttfs.py) --
+    @property
+    def n_in(self):
+        return len(self.weights[0])
+
+    @property
+    def n_out(self):
+        return len(self.weights)
+
+    @property
+    def spiking(self):
+        return self.out_bits is not None
+
+    @property
+    def B_in(self):
+        return (1 << self.in_bits) - 1
+
+    @property
+    def B(self):
+        return (1 << self.out_bits) - 1 if self.spiking else 0
+
+    @property
+    def T0(self):
+        """First tick of this layer's window, t_min(n) = t_max(n−1)."""
+        return self.B_in
+
+    @property
+    def k_max(self):
+        return self.B if self.variant == "exactly_one" else self.B - 1
+
+    @property
+    def last_tick(self):
+        return self.T0 + self.B if self.spiking else self.T0
+
+    @property
+    def ticks(self):
+        return self.last_tick + 1
+
+    @cached_property
+    def W(self):
+        return np.array(self.weights, dtype=np.int64)
+
+    @cached_property
+    def theta(self):
+        return np.array(self.thresholds, dtype=np.int64)
+
+    @cached_property
+    def alpha(self):
+        """Per-neuron α_i = 2^F − Σ_j W_ij (exactly-one variant)."""
+        return (1 << self.slope_shift) - self.W.sum(axis=1)
+
+    @property
+    def equivalent_bias(self):
+        """The ANN bias b_i this layer realises."""
+        base = (1 << self.slope_shift) * ((self.B + 1) if self.spiking else 1)
+        return tuple(base - t for t in self.thresholds)
+
+    @cached_property
+    def slope_interval(self):
+        pos, neg = weight_sums(self.weights)
+        f = 1 << self.slope_shift
+        lo, hi = min(0, *neg), max(f, *pos)
+        if self.variant == "exactly_one":   # inputs that never arrived leave α uncancelled
+            lo = min(lo, *(f - p for p in pos))
+            hi = max(hi, *(f - n for n in neg))
+        return lo, hi
+
+    @cached_property
+    def v_interval(self):
+        pos, neg = weight_sums(self.weights)
+        slo, shi = self.slope_interval
+        steps = self.last_tick - self.T0 + 1
+        lo = min(neg) * self.B_in + min(0, slo) * steps
+        hi = max(pos) * self.B_in + max(0, shi) * steps
+        return min(lo, 0), hi
+
+    @property
+    def cycles_per_inference_min(self):
+        """Cycles with no input events: one per tick."""
+        return self.ticks
+
+
+@dataclass(frozen=True)
+class TTFSResult:
+    """``t_out``: local tick of each output spike (−1: none); ``y``: decoded
+    values (spiking layer) or readouts V−ϑ (output integrator); ``counts``."""
+
+    t_out: np.ndarray
+    y: np.ndarray
+    counts: Counts
+
+
+def times_from_values(x, bits, variant="at_most_one"):
+    """Spike ticks of values ``x`` in a window of 2^bits − 1 ticks (−1: no spike)."""
+    x = np.asarray(x, dtype=np.int64)
+    B = (1 << bits) - 1
+    t = B - x
+    if variant == "at_most_one":
+        t = np.where(x > 0, t, NO_SPIKE)
+    return t
+
+
+def _check_times(p, t_in):
+    t_in = check_int_array("t_in", t_in)
+    if t_in.ndim < 1 or t_in.shape[-1] != p.n_in:
+        raise ConfigError(f"t_in must have shape (..., {p.n_in}), not {t_in.shape}")
+    bad = (t_in < NO_SPIKE) | (t_in > p.T0)
+    if bad.any():
+        v = int(t_in[bad].flat[0])
+        raise ConfigError(f"t_in: spike tick {v} outside the input window [0, {p.T0}] (−1 = no spike)")
+    return t_in
+
+
+def _finish(p, t_in, t_out, v_readout):
+    if p.spiking:
+        y = np.where(t_out >= 0, p.T0 + p.B - t_out, 0)
+    else:
+        y = v_readout - p.theta
+    batch = int(np.prod(t_in.shape[:-1]))
+    in_spikes = int((t_in >= 0).sum())
+    spikes = int((t_out >= 0).sum())
+    counts = Counts(inferences=batch, spikes=spikes, synaptic_adds=in_spikes * p.n_out,
+                    state_updates=batch * p.ticks * p.n_out, memory_reads=in_spikes * p.n_out,
+                    cycles=batch * p.ticks + in_spikes)
+    return TTFSResult(t_out=t_out, y=y, counts=counts)
+
+
+def ttfs_ticks(p: TTFSParams, t_in) -> TTFSResult:
+    """Tick-by-tick reference simulation: the event order of the module docstring, literally."""
+    t_in = _check_times(p, t_in)
+    shape = t_in.shape[:-1] + (p.n_out,)
+    slope = np.zeros(shape, dtype=np.int64)
+    V = np.zeros(shape, dtype=np.int64)
+    t_out = np.full(shape, NO_SPIKE, dtype=np.int64)
+    f = 1 << p.slope_shift
+    for t in range(p.last_tick + 1):
+        slope += exact_matmul((t_in == t).astype(np.int64), p.W.T)
+        if t == p.T0:
+            if p.variant == "at_most_one":
+                slope[...] = f
+            else:
+                slope += p.alpha
+        check_width("slope_bits", slope, p.slope_bits)
+        V += slope
+        check_width("v_bits", V, p.v_bits)
+        if p.spiking and p.T0 <= t <= p.T0 + p.k_max:
+            fire = (t_out < 0) & (V >= p.theta)
+            if p.variant == "exactly_one" and t == p.T0 + p.B:
+                fire = t_out < 0
+            t_out[fire] = t
+    return _finish(p, t_in, t_out, V)
+
+
+@register_core("ttfs", params=TTFSParams, summary="time-to-first-spike integrator layer, slope 2^F")
+def ttfs_golden(p: TTFSParams, t_in) -> TTFSResult:
+    """Event-form simulation, equal to :func:`ttfs_ticks` (proved by tests).
+
+    Uses that the potential is piecewise linear between events: V at the end
+    of tick T0−1 and the slope from T0 on determine the first crossing. Falls
+    back to the tick model when declared widths are narrower than the proven
+    bounds, so that an overflow is caught at the tick it happens.
+    """
+    t_in = _check_times(p, t_in)
+    if p.v_bits < signed_bits(*p.v_interval) or p.slope_bits < signed_bits(*p.slope_interval):
+        return ttfs_ticks(p, t_in)
+    T0 = p.T0
+    before = (t_in >= 0) & (t_in < T0)
+    v_pre = exact_matmul(np.where(before, T0 - t_in, 0), p.W.T)           # V at end of tick T0−1
+    if p.variant == "at_most_one":
+        slope = np.full(v_pre.shape, 1 << p.slope_shift, dtype=np.int64)
+    else:
+        slope = exact_matmul(((t_in >= 0) & (t_in <= T0)).astype(np.int64), p.W.T) + p.alpha
+    if not p.spiking:
+        return _finish(p, t_in, np.full(v_pre.shape, NO_SPIKE, dtype=np.int64), v_pre + slope)
+    need = p.theta - v_pre                                    # fire at first k with slope·(k+1) ≥ need
+    pos = slope > 0
+    k = np.where(pos, np.maximum(0, -(-need // np.where(pos, slope, 1)) - 1),
+                 np.where(slope >= need, 0, p.k_max + 1))
+    t_out = np.where(k <= p.k_max, T0 + k, NO_SPIKE)
+    if p.variant == "exactly_one":
+        t_out = np.where(t_out < 0, T0 + p.B, t_out)
+    return _finish(p, t_in, t_out, None)
+
+
+def ttfs_maxpool(t, groups):
+    """Max pooling in TTFS: the earliest spike of each group (−1 = no spike).
+
+    ``t``: spike ticks (..., n); ``groups``: (n_pooled, pool) index array.
+    """
+    t = np.asarray(t, dtype=np.int64)
+    big = np.iinfo(np.int64).max
+    g = np.where(t >= 0, t, big)[..., groups]
+    m = g.min(axis=-1)
+    return np.where(m == big, NO_SPIKE, m)
