@@ -19,7 +19,7 @@ from .errors import ConfigError, WidthError
 __all__ = [
     "check_int", "check_int_seq", "check_matrix", "check_choice", "check_int_array",
     "signed_bits", "unsigned_bits", "width_range", "check_width",
-    "exact_matmul", "floor_shift",
+    "exact_matmul", "floor_shift", "round_shift",
     "DEFAULT_WEIGHTS", "Counts", "Params", "set_field", "check_weighted_layer", "weight_sums", "CoreInfo", "register_core", "get_core", "core_names",
 ]
 
@@ -147,6 +147,12 @@ def exact_matmul(a, b):
     if bound >= 1 << 62:
         raise WidthError("matmul accumulator", bound, -(1 << 62), (1 << 62) - 1)
     return a.astype(np.int64) @ b.astype(np.int64)
+
+
+def round_shift(x, s):
+    """Divide by 2^s rounding half up, in integers: (x + 2^(s−1)) >> s (x itself for s = 0)."""
+    x = np.asarray(x, dtype=np.int64)
+    return x if s == 0 else np.right_shift(x + (1 << (s - 1)), s)
 
 
 def floor_shift(x, s):

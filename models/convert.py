@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import check_choice, check_int, check_int_array
+from .base import check_choice, check_int, check_int_array, signed_bits
 from .errors import ConfigError
 from .network import DEFAULT_OPTIONS, Dense, MaxPool, Network
 from .simulate import run_network
@@ -42,6 +42,7 @@ from .simulate import run_network
 __all__ = ["FloatNet", "from_sklearn", "from_npz", "quantize", "to_coding", "convert",
            "calibrate_rate", "LIF_THRESHOLD_GRID"]
 
+LIF_SEARCH_SAMPLES = 512
 LIF_THRESHOLD_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
@@ -288,8 +289,10 @@ def to_coding(ann_net: Network, coding, calib_xq=None, *, time_steps=None, rate_
         cores, prev = {}, first_scale
         for k, i in enumerate(dense):
             layer = ann_net.layers[i]
-            th = max(1, int(round(factor * lam[k] * (1 << layer.shift))))
-            cores[i] = {"in_scale": prev, "threshold": th}
+            big = int(np.abs(layer.W).max()) * prev          # re-quantize scaled weights to w_bits
+            r = max(0, signed_bits(-big, big) - ann_net.w_bits)
+            th = max(1, int(round(factor * lam[k] * 2.0 ** (layer.shift - r))))
+            cores[i] = {"in_scale": prev, "weight_shift": r, "threshold": th}
             prev = lam[k]
         return ann_net.with_coding(coding, opts, cores)
 
@@ -297,9 +300,10 @@ def to_coding(ann_net: Network, coding, calib_xq=None, *, time_steps=None, rate_
     factor = 1.0
     if coding == "lif":
         if lif_threshold_scale is None:
-            ref = run_network(ann_net, xq).predictions
+            xs = xq[:LIF_SEARCH_SAMPLES]
+            ref = run_network(ann_net, xs).predictions
             factor = max(LIF_THRESHOLD_GRID,
-                         key=lambda f: (np.mean(run_network(build(f), xq).predictions == ref),
+                         key=lambda f: (np.mean(run_network(build(f), xs).predictions == ref),
                                         -abs(f - 0.8)))
         else:
             factor = float(lif_threshold_scale)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -26,9 +25,11 @@ import numpy as np
 
 from .amos import AMOSParams
 from .ann import MACParams
-from .base import check_choice, check_int, check_matrix, check_int_seq, signed_bits, width_range
+from .base import (check_choice, check_int, check_int_seq, check_matrix, round_shift, signed_bits,
+                   width_range)
 from .errors import ConfigError
 from .fs import FSParams
+from .io import atomic_write_text
 from .lfsr import LFSRParams
 from .lif import DEFAULT_LEAK_SHIFTS, LIFParams, check_leak_shifts
 from .rate_if import IFParams
@@ -51,7 +52,8 @@ DEFAULT_OPTIONS = {
     "if": {"time_steps": 32},
 }
 _CORE_KEYS = {"fs": {"T", "h", "d"}, "amos": {"c", "T", "d", "h"}, "ttfs": set(), "ann": set(),
-              "lif": {"threshold", "in_scale"}, "if": {"threshold", "in_scale"}}
+              "lif": {"threshold", "in_scale", "weight_shift"},
+              "if": {"threshold", "in_scale", "weight_shift"}}
 
 
 @dataclass(frozen=True)
@@ -356,15 +358,17 @@ def layer_params(net: Network, i: int):
     if c == "ttfs":
         return TTFSParams.from_relu_layer(layer.weights, layer.bias, layer.shift, net.in_bits(i),
                                           layer.out_bits, o["variant"], net.w_bits)
-    # rate codings: a spike of the previous layer stands for `in_scale` activation LSBs
+    # rate codings: a spike of the previous layer stands for `in_scale` activation LSBs; the
+    # scaled weights and the bias are re-quantized by `weight_shift` (rounding) to stay near w_bits
     if "threshold" not in layer.core:
         raise ConfigError("rate-coded layers need core.threshold (convert the network first)")
     first = i == net.dense_indices[0]
     scale = check_int("core.in_scale", layer.core.get("in_scale", 1), 1, 1 << 20)
-    W = layer.W * scale
+    r = check_int("core.weight_shift", layer.core.get("weight_shift", 0), 0, 40)
+    W = round_shift(layer.W * scale, r)
     w_bits = max(net.w_bits, _bits_of_range(int(W.min()), int(W.max())))
-    common = dict(weights=W.tolist(), bias=layer.bias, threshold=layer.core["threshold"],
-                  time_steps=o["time_steps"], w_bits=w_bits)
+    common = dict(weights=W.tolist(), bias=round_shift(layer.b, r).tolist(),
+                  threshold=layer.core["threshold"], time_steps=o["time_steps"], w_bits=w_bits)
     if c == "if":
         return IFParams(direct_input=first, in_bits=net.input_bits, spiking=not out, **common)
     spiking = not out or o["readout"] != "membrane"
@@ -375,20 +379,7 @@ def layer_params(net: Network, i: int):
 
 def save_network(net: Network, path):
     """Write ``net`` as JSON atomically (temp file, then rename)."""
-    path = os.fspath(path)
-    text = json.dumps(net.to_dict(), indent=1, sort_keys=True)
-    d = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=d)
-    except OSError as e:
-        raise ConfigError(f"cannot write {path}: {e.strerror}") from None
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text + "\n")
-        os.replace(tmp, path)
-    except OSError as e:
-        os.unlink(tmp)
-        raise ConfigError(f"cannot write {path}: {e.strerror}") from None
+    atomic_write_text(path, json.dumps(net.to_dict(), indent=1, sort_keys=True) + "\n")
 
 
 def load_network(path) -> Network:

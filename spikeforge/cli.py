@@ -1,0 +1,169 @@
+"""The ``spikeforge`` command line.
+
+Every error a user can cause ends as one line ``error: …`` on stderr and a
+non-zero exit code (2 for bad input, 3 for a failing external tool), never
+a traceback. Set ``SPIKEFORGE_DEBUG=1`` to see tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import click
+
+from .models.errors import SpikeforgeError, ToolError
+
+EXIT_INPUT, EXIT_TOOL, EXIT_INTERNAL = 2, 3, 4
+
+
+class Progress:
+    """Step lines on stderr: ``[12.3 s] message``."""
+
+    def __init__(self, quiet=False):
+        self.quiet, self.t0 = quiet, time.perf_counter()
+
+    def __call__(self, msg):
+        if not self.quiet:
+            click.echo(f"[{time.perf_counter() - self.t0:6.1f} s] {msg}", err=True)
+
+
+def _dataset_option(default=None):
+    return click.option("--dataset", type=click.Choice(["digits", "iris"]), default=default,
+                        show_default=bool(default), help="Bundled data set (no downloads).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="spikeforge")
+def cli():
+    """spikeforge: temporally-coded spiking neuron cores as integer golden models,
+    Verilog and FPGA reports (FS, AMOS, TTFS, shift-add LIF, rate IF, ANN MAC)."""
+
+
+@cli.command()
+def cores():
+    """List the registered cores."""
+    from .models import registry_summary
+    for name, summary in registry_summary():
+        click.echo(f"{name:5s} {summary}")
+
+
+@cli.command()
+@click.option("--model", default="digits", show_default=True,
+              help="'digits' or 'iris' (train the bundled reference net) or a .npz file of "
+                   "w0, b0, w1, b1, … (w_i of shape (n_in, n_out)).")
+@_dataset_option()
+@click.option("--coding", "codings", multiple=True, default=["all"], show_default=True,
+              help="Coding(s) to produce: fs, amos, ttfs, lif, if, ann or all (repeatable).")
+@click.option("--input-bits", type=int, default=8, show_default=True, help="Input width.")
+@click.option("--act-bits", type=int, default=8, show_default=True, help="Activation width (FS/AMOS K).")
+@click.option("--w-bits", type=int, default=8, show_default=True, help="Weight width.")
+@click.option("--calibration", type=click.Choice(["max", "percentile"]), default="max", show_default=True)
+@click.option("--percentile", type=float, default=99.99, show_default=True)
+@click.option("--time-steps", type=int, default=None, help="T of the rate codings (default 32).")
+@click.option("--rate-norm", type=click.Choice(["max", "robust"]), default="max", show_default=True)
+@click.option("--ttfs-variant", type=click.Choice(["at_most_one", "exactly_one"]), default="at_most_one",
+              show_default=True)
+@click.option("--lif-readout", type=click.Choice(["count", "membrane", "vanrossum"]), default=None,
+              help="LIF output readout (default count).")
+@click.option("--out", "out_dir", default="designs", show_default=True, help="Output folder.")
+def convert(model, dataset, codings, input_bits, act_bits, w_bits, calibration, percentile,
+            time_steps, rate_norm, ttfs_variant, lif_readout, out_dir):
+    """Convert a trained ReLU network into integer network JSON files, one per coding."""
+    from .api import convert_model
+    from .models.io import atomic_merge
+    from .models.network import save_network
+
+    progress = Progress()
+    nets = convert_model(model, dataset=dataset, codings=codings, input_bits=input_bits,
+                         act_bits=act_bits, w_bits=w_bits, calibration=calibration,
+                         percentile=percentile, time_steps=time_steps, rate_norm=rate_norm,
+                         ttfs_variant=ttfs_variant, lif_readout=lif_readout, progress=progress)
+    written = []
+    with atomic_merge(out_dir) as tmp:      # all files appear together, or none
+        for c, net in nets.items():
+            fname = f"{net.name}-{c}.json"
+            save_network(net, os.path.join(tmp, fname))
+            written.append(os.path.join(out_dir, fname))
+    for w in written:
+        click.echo(w)
+
+
+@cli.command()
+@click.argument("design", type=click.Path(dir_okay=False))
+@_dataset_option()
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@click.option("--limit", type=int, default=None, help="Evaluate only the first N samples.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def evaluate(design, dataset, split, limit, as_json):
+    """Golden run of a network JSON file: accuracy, agreement with the integer ANN,
+    spikes per neuron, energy proxy and predicted cycles."""
+    from .api import evaluate_design
+    e = evaluate_design(design, dataset=dataset, split=split, limit=limit)
+    if as_json:
+        click.echo(json.dumps(e.to_dict(), indent=1, default=float))
+        return
+    rows = [("coding", e.coding), ("samples", e.samples),
+            ("accuracy", "—" if e.accuracy is None else f"{100 * e.accuracy:.2f} %"),
+            ("agreement with integer ANN", f"{100 * e.agreement:.2f} %"),
+            ("spikes per neuron", f"{e.spikes_per_neuron:.3f}"),
+            ("synaptic ops / inference", f"{e.synaptic_ops:.1f}"),
+            ("multiplications / inference", f"{e.multiplications:.1f}"),
+            ("memory reads / inference", f"{e.memory_reads:.1f}"),
+            ("energy proxy / inference", f"{e.energy_pj['total']:.2f} pJ"),
+            ("predicted cycles / inference", f"{e.cycles:.1f}")]
+    for k, v in rows:
+        click.echo(f"{k:30s} {v}")
+
+
+@cli.command()
+@_dataset_option("digits")
+@click.option("--out", "out_dir", default="spikeforge-report", show_default=True, help="Report folder.")
+@click.option("--quick", is_flag=True, help="Fewer sweep points.")
+def report(dataset, out_dir, quick):
+    """The main job: convert the reference net to every coding and write the
+    comparison report (Markdown, JSON, PNG)."""
+    from .synth.report import run_report
+    progress = Progress()
+    files, data = run_report(out_dir, dataset, quick=quick, progress=progress)
+    g = data["golden"]
+    click.echo(f"{g['network']}: float accuracy {100 * g['float_accuracy']:.2f} %")
+    click.echo(f"{'coding':6s} {'accuracy':>9s} {'agreement':>10s} {'spikes/neuron':>14s} {'energy pJ':>10s}")
+    for c, e in g["codings"].items():
+        click.echo(f"{c:6s} {100 * e['accuracy']:8.2f}% {100 * e['agreement']:9.2f}% "
+                   f"{e['spikes_per_neuron']:14.3f} {e['energy_pj']['total']:10.1f}")
+    click.echo(f"report written to {os.path.join(out_dir, 'report.md')} in {data['wall_time_s']} s")
+
+
+def main(argv=None):
+    """Entry point: run the CLI and turn every expected error into one line."""
+    debug = os.environ.get("SPIKEFORGE_DEBUG") == "1"
+    try:
+        cli.main(args=argv, prog_name="spikeforge", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        return 130
+    except click.ClickException as e:        # usage errors, bad option values
+        click.echo(f"error: {e.format_message()}", err=True)
+        return EXIT_INPUT
+    except ToolError as e:
+        if debug:
+            raise
+        click.echo(f"error: {e}", err=True)
+        return EXIT_TOOL
+    except SpikeforgeError as e:
+        if debug:
+            raise
+        click.echo(f"error: {e}", err=True)
+        return EXIT_INPUT
+    except OSError as e:
+        if debug:
+            raise
+        click.echo(f"error: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""), err=True)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        return 130
+    return 0
+
