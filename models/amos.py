@@ -21,11 +21,13 @@ import numpy as np
 from .base import (Counts, Params, check_int, check_int_seq, check_width, check_int_array,
                    register_core, set_field, signed_bits, unsigned_bits, width_range)
 from .errors import ConfigError
-from .fs import MAX_K, relu_tables
+from .fs import relu_tables
 
 __all__ = ["AMOSParams", "AMOSResult", "amos_golden", "amos_param_count"]
 
 _LIM = 1 << 40
+MAX_K = 40          # the largest unit of SPEC §2 / Table 3 (two-input mult, K = 40)
+MAX_U_BITS = 62     # gate potentials are computed in int64
 
 
 def amos_param_count(K, two_inputs=False):
@@ -44,7 +46,7 @@ class AMOSParams(Params):
     Parameters
     ----------
     K : int
-        Number of threshold neurons, 1..32. Default 8.
+        Number of threshold neurons, 1..40. Default 8.
     x_bits : int
         Width of the signed input x. Default 12.
     c, T, d : tuple of K ints, optional
@@ -90,8 +92,13 @@ class AMOSParams(Params):
         if self.c2 is not None:
             set_field(self, "c2", check_int_seq("c2", self.c2, K, -_LIM, _LIM))
         lo, hi = self.u_interval
+        need = max(2, signed_bits(lo, hi))
+        if need > MAX_U_BITS:   # c·x would wrap in int64 even under a narrower declared u_bits
+            raise ConfigError(f"u_bits: the gate potentials need {need} bits (range [{lo}, {hi}]), "
+                              f"more than the {MAX_U_BITS} the golden model computes exactly; "
+                              f"narrow x_bits, x2_bits or the gains")
         if self.u_bits is None:
-            set_field(self, "u_bits", signed_bits(lo, hi))
+            set_field(self, "u_bits", need)
         else:
             check_int("u_bits", self.u_bits, 2, 62)
 

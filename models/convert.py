@@ -36,10 +36,13 @@ import numpy as np
 
 from .base import check_choice, check_int, check_int_array, signed_bits
 from .errors import ConfigError
-from .network import DEFAULT_OPTIONS, Dense, MaxPool, Network
+from .lif import check_leak_shifts
+from .network import DEFAULT_OPTIONS, LIF_READOUTS, Dense, MaxPool, Network
+from .ttfs import VARIANTS
 from .simulate import run_network
 
 __all__ = ["FloatNet", "from_sklearn", "from_npz", "quantize", "to_coding", "convert",
+           "check_quantize_options", "check_coding_options", "quantize_inputs",
            "calibrate_rate", "LIF_THRESHOLD_GRID"]
 
 LIF_SEARCH_SAMPLES = 512
@@ -190,16 +193,38 @@ def quantize_inputs(x, bits):
     return np.clip(np.rint(x * ((1 << bits) - 1)), 0, (1 << bits) - 1).astype(np.int64)
 
 
-def quantize(model, calib_x, *, input_bits=8, act_bits=8, w_bits=8, calibration="max",
-             percentile=99.99, name="network") -> Network:
-    """Calibrate and quantize a float ReLU network into the integer ANN (coding 'ann')."""
-    fnet = _as_floatnet(model)
+def check_quantize_options(input_bits=8, act_bits=8, w_bits=8, calibration="max", percentile=99.99):
+    """Check the quantization options (before any work is done)."""
     check_int("input_bits", input_bits, 1, 16)
     check_int("act_bits", act_bits, 1, 16)
     check_int("w_bits", w_bits, 2, 16)
     check_choice("calibration", calibration, ("max", "percentile"))
     if not (isinstance(percentile, (int, float)) and 50 <= percentile <= 100):
         raise ConfigError(f"percentile must be a number in [50, 100], not {percentile!r}")
+
+
+def check_coding_options(coding, time_steps=None, rate_norm="max", ttfs_variant="at_most_one",
+                         lif_readout=None, lif_threshold_scale=None, leak_shifts=None):
+    """Check the options of :func:`to_coding` (before any work is done)."""
+    check_choice("coding", coding, ("fs", "amos", "ttfs", "lif", "if", "ann"))
+    if time_steps is not None:
+        check_int("time_steps", time_steps, 1, 1 << 16)
+    check_choice("rate_norm", rate_norm, ("max", "robust"))
+    check_choice("ttfs_variant", ttfs_variant, VARIANTS)
+    if lif_readout is not None:
+        check_choice("lif_readout", lif_readout, LIF_READOUTS)
+    if lif_threshold_scale is not None and not (isinstance(lif_threshold_scale, (int, float))
+                                                and 0 < lif_threshold_scale <= 4):
+        raise ConfigError(f"lif_threshold_scale must be in (0, 4], not {lif_threshold_scale!r}")
+    if leak_shifts is not None:
+        check_leak_shifts("leak_shifts", leak_shifts)
+
+
+def quantize(model, calib_x, *, input_bits=8, act_bits=8, w_bits=8, calibration="max",
+             percentile=99.99, name="network") -> Network:
+    """Calibrate and quantize a float ReLU network into the integer ANN (coding 'ann')."""
+    fnet = _as_floatnet(model)
+    check_quantize_options(input_bits, act_bits, w_bits, calibration, percentile)
     x = _check_calibration_data(fnet, calib_x)
     xq = quantize_inputs(x, input_bits)
     delta_in = 1.0 / ((1 << input_bits) - 1)
@@ -264,7 +289,8 @@ def to_coding(ann_net: Network, coding, calib_xq=None, *, time_steps=None, rate_
     calibration inputs ``calib_xq`` for their thresholds."""
     if not isinstance(ann_net, Network) or ann_net.coding != "ann":
         raise ConfigError("to_coding expects the integer ANN (a Network with coding 'ann')")
-    check_choice("coding", coding, ("fs", "amos", "ttfs", "lif", "if", "ann"))
+    check_coding_options(coding, time_steps, rate_norm, ttfs_variant, lif_readout,
+                         lif_threshold_scale, leak_shifts)
     if coding in ("ann", "fs", "amos"):
         return ann_net.with_coding(coding)
     if coding == "ttfs":
@@ -274,7 +300,7 @@ def to_coding(ann_net: Network, coding, calib_xq=None, *, time_steps=None, rate_
     xq = check_int_array("calibration inputs", calib_xq)
     opts = dict(DEFAULT_OPTIONS[coding])
     if time_steps is not None:
-        opts["time_steps"] = check_int("time_steps", time_steps, 1, 1 << 16)
+        opts["time_steps"] = time_steps
     if coding == "lif":
         if leak_shifts is not None:
             opts["leak_shifts"] = list(leak_shifts)
@@ -307,8 +333,6 @@ def to_coding(ann_net: Network, coding, calib_xq=None, *, time_steps=None, rate_
                                         -abs(f - 0.8)))
         else:
             factor = float(lif_threshold_scale)
-            if not 0 < factor <= 4:
-                raise ConfigError(f"lif_threshold_scale must be in (0, 4], not {factor}")
         meta["threshold_scale"] = factor
     net = build(factor)
     return Network(net.coding, net.input_bits, net.layers, net.w_bits, net.options, net.name, meta)

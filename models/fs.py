@@ -148,6 +148,7 @@ def fs_golden(p: FSParams, x) -> FSResult:
     x = check_int_array("x", x)
     check_width("x_bits", x, p.x_bits, signed=True)
     v = x.copy()
+    check_width("v_bits", v, p.v_bits, signed=True)      # v(1) = x is held in v as well
     z = np.zeros(x.shape + (p.K,), dtype=np.uint8)
     y = np.zeros(x.shape, dtype=np.int64)
     for t in range(p.K):

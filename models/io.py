@@ -9,7 +9,7 @@ import tempfile
 
 from .errors import ConfigError
 
-__all__ = ["atomic_write_text", "atomic_dir", "atomic_merge", "prepare_parent"]
+__all__ = ["atomic_write_text", "atomic_dir", "atomic_merge", "prepare_parent", "check_writable"]
 
 
 def prepare_parent(path):
@@ -20,6 +20,28 @@ def prepare_parent(path):
     except OSError as e:
         raise ConfigError(f"cannot create folder {parent}: {e.strerror}") from None
     return parent
+
+
+def check_writable(path):
+    """Fail early, with one line, if folder ``path`` could not be written.
+
+    Creates nothing that stays: probes with a temporary file in the nearest
+    existing ancestor folder.
+    """
+    path = os.path.abspath(os.fspath(path))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(f"cannot write to {path}: it exists and is not a folder")
+    probe = path
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise ConfigError(f"cannot write to {path}: {probe} is not a folder")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".probe-", dir=probe)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise ConfigError(f"cannot write to {path}: {e.strerror}") from None
 
 
 def atomic_write_text(path, text):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from .models.base import check_int
-from .models.convert import from_npz, quantize, quantize_inputs, to_coding
+from .models.convert import (check_coding_options, check_quantize_options, from_npz, quantize,
+                             quantize_inputs, to_coding)
 from .models.datasets import DATASETS, load_dataset, train_reference
 from .models.errors import ConfigError
 from .models.evaluate import evaluate
@@ -44,6 +45,9 @@ def convert_model(model="digits", *, dataset=None, codings=("all",), input_bits=
     (then ``dataset`` names the calibration data).
     """
     codings = resolve_codings(codings)
+    check_quantize_options(input_bits, act_bits, w_bits, calibration, percentile)
+    for c in codings:
+        check_coding_options(c, time_steps, rate_norm, ttfs_variant, lif_readout)
     if isinstance(model, str) and model in DATASETS:
         dataset = dataset or model
         if dataset != model:

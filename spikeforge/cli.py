@@ -72,9 +72,10 @@ def convert(model, dataset, codings, input_bits, act_bits, w_bits, calibration, 
             time_steps, rate_norm, ttfs_variant, lif_readout, out_dir):
     """Convert a trained ReLU network into integer network JSON files, one per coding."""
     from .api import convert_model
-    from .models.io import atomic_merge
+    from .models.io import atomic_merge, check_writable
     from .models.network import save_network
 
+    check_writable(out_dir)
     progress = Progress()
     nets = convert_model(model, dataset=dataset, codings=codings, input_bits=input_bits,
                          act_bits=act_bits, w_bits=w_bits, calibration=calibration,
@@ -124,7 +125,9 @@ def evaluate(design, dataset, split, limit, as_json):
 def report(dataset, out_dir, quick):
     """The main job: convert the reference net to every coding and write the
     comparison report (Markdown, JSON, PNG)."""
+    from .models.io import check_writable
     from .synth.report import run_report
+    check_writable(out_dir)
     progress = Progress()
     files, data = run_report(out_dir, dataset, quick=quick, progress=progress)
     g = data["golden"]
