@@ -106,6 +106,8 @@ def _run_ann(net, x):
     for i, layer in enumerate(net.layers):
         if isinstance(layer, MaxPool):
             a = layer.apply(a)
+            if acts:
+                acts[-1] = a
             continue
         p = layer_params(net, i)
         r = ann_golden(p, a)
@@ -170,12 +172,15 @@ def _run_ttfs(net, x):
     t = times_from_values(x, net.input_bits, variant)
     stats = [LayerStats("input", x.shape[1], Counts(inferences=x.shape[0], spikes=int((t >= 0).sum())),
                         {"add": 1, "state": 1, "word": 0})]
-    acts = []
+    acts, window = [], (1 << net.input_bits) - 1
     for i, layer in enumerate(net.layers):
         if isinstance(layer, MaxPool):
             t = ttfs_maxpool(t, layer.groups)
-            stats[-1].neurons = layer.n_out  # pooled spikes are the ones sent on
-            stats[-1].counts = Counts(inferences=x.shape[0], spikes=int((t >= 0).sum()))
+            if acts:
+                acts[-1] = np.where(t >= 0, window - t, 0)
+            if stats[-1].name == "input":     # pooled input spikes are the ones sent on
+                stats[-1].neurons = layer.n_out
+                stats[-1].counts = Counts(inferences=x.shape[0], spikes=int((t >= 0).sum()))
             continue
         p = layer_params(net, i)
         r = ttfs_golden(p, t)
@@ -185,6 +190,7 @@ def _run_ttfs(net, x):
             return r.y, stats, acts
         acts.append(r.y)
         t = np.where(r.t_out >= 0, r.t_out - p.T0, -1)     # into the next layer's local time
+        window = p.B
     raise ConfigError("network has no output layer")
 
 
