@@ -210,10 +210,13 @@ class Network:
         object.__setattr__(self, "options", opts)
         self._validate_options()
         self._validate_layers()
-        for i, layer in enumerate(layers):      # build every core once: reports any bad number early
+        # Core parameter objects are pure functions of this frozen network: build each once
+        # (which also reports any bad number now) and keep them for every later run.
+        object.__setattr__(self, "_cores", {})
+        for i, layer in enumerate(layers):
             if isinstance(layer, Dense):
                 try:
-                    layer_params(self, i)
+                    self._cores[i] = _derive_layer_params(self, i)
                 except ConfigError as e:
                     raise ConfigError(f"layers[{i}] ({self.coding}): {e}") from None
 
@@ -285,6 +288,12 @@ class Network:
 
     def mac_params(self, i):
         """The integer ANN (MAC) parameters of dense layer i: the reference."""
+        key = ("mac", i)
+        if key not in self._cores:
+            self._cores[key] = self._mac_params(i)
+        return self._cores[key]
+
+    def _mac_params(self, i):
         l = self.layers[i]
         return MACParams(weights=l.weights, bias=l.bias, shift=l.shift, in_bits=self.in_bits(i),
                          w_bits=self.w_bits, out_bits=l.out_bits)
@@ -342,9 +351,13 @@ def layer_params(net: Network, i: int):
     plain accumulator); ttfs/lif/if/ann: the whole layer. One derivation,
     read by the golden run and by the RTL generator alike.
     """
-    layer = net.layers[i]
-    if not isinstance(layer, Dense):
+    if not isinstance(net.layers[i], Dense):
         raise ConfigError(f"layer {i} is not a dense layer")
+    return net._cores[i]
+
+
+def _derive_layer_params(net, i):
+    layer = net.layers[i]
     c, o, out = net.coding, net.options, layer.out_bits is None
     if c == "ann":
         return net.mac_params(i)
