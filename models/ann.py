@@ -71,7 +71,7 @@ class MACParams(Params):
             check_int("out_bits", self.out_bits, 1, 32)
         lo, hi = self.acc_interval
         if self.acc_bits is None:
-            set_field(self, "acc_bits", signed_bits(lo, hi))
+            set_field(self, "acc_bits", max(2, signed_bits(lo, hi)))
         else:
             check_int("acc_bits", self.acc_bits, 2, 62)
         set_field(self, "lanes", n_out if self.lanes is None else check_int("lanes", self.lanes, 1, n_out))

@@ -18,7 +18,7 @@ from .errors import ConfigError, WidthError
 
 __all__ = [
     "check_int", "check_int_seq", "check_matrix", "check_choice", "check_int_array",
-    "signed_bits", "unsigned_bits", "width_range", "check_width",
+    "signed_bits", "unsigned_bits", "width_range", "check_width", "derived_width", "MAX_STATE_BITS",
     "exact_matmul", "floor_shift", "round_shift",
     "DEFAULT_WEIGHTS", "Counts", "Params", "set_field", "check_weighted_layer", "weight_sums", "CoreInfo", "register_core", "get_core", "core_names",
 ]
@@ -77,6 +77,8 @@ def check_int_array(name, x):
     """Return ``x`` as an int64 array; reject floats with fractions, NaN/inf, objects."""
     arr = np.asarray(x)
     if arr.dtype.kind in "iu":
+        if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+            raise ConfigError(f"{name} holds {int(arr.max())}, beyond the int64 range")  # would wrap
         return arr.astype(np.int64, copy=False)
     if arr.dtype.kind == "b":
         return arr.astype(np.int64)
@@ -110,6 +112,24 @@ def width_range(bits, signed):
     if signed:
         return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     return 0, (1 << bits) - 1
+
+
+#: Widest state the int64 golden models hold exactly (declared widths are 2..62).
+MAX_STATE_BITS = 62
+
+
+def derived_width(name, lo, hi):
+    """The signed width proven for a state in [lo, hi], for an omitted ``name``.
+
+    Raises :class:`ConfigError` beyond :data:`MAX_STATE_BITS`: int64 arithmetic
+    could then wrap without any width check noticing. A declared width (at most
+    62 bits) is always safe: overflow raises WidthError before int64 wraps.
+    """
+    need = max(2, signed_bits(lo, hi))
+    if need > MAX_STATE_BITS:
+        raise ConfigError(f"{name}: the proven range [{lo}, {hi}] needs {need} bits, more than the "
+                          f"{MAX_STATE_BITS} the golden model holds; declare {name} or narrow the layer")
+    return need
 
 
 def check_width(name, arr, bits, signed=True):
@@ -277,7 +297,8 @@ def check_weighted_layer(p):
     set_field(p, "weights", W)
     n_out = len(W)
     if hasattr(p, "bias"):
-        set_field(p, "bias", (0,) * n_out if p.bias is None else check_int_seq("bias", p.bias, n_out))
+        set_field(p, "bias", (0,) * n_out if p.bias is None
+                  else check_int_seq("bias", p.bias, n_out, -(1 << 60), 1 << 60))
     check_int("w_bits", p.w_bits, 2, 32)
     lo, hi = width_range(p.w_bits, True)
     for i, row in enumerate(W):

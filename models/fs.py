@@ -90,7 +90,8 @@ class FSParams(Params):
 
     @cached_property
     def v_interval(self):
-        """Exact range of v over all steps and inputs, by interval propagation."""
+        """Range of v over all steps and inputs, by interval propagation (sound; may
+        exceed the reachable range by a little, as each step keeps only the hull)."""
         lo, hi = width_range(self.x_bits, True)
         vmin, vmax = lo, hi
         for T, h in zip(self.T, self.h):

@@ -86,6 +86,7 @@ def _draws(p: LFSRParams, n: int, bits: int) -> np.ndarray:
 def lfsr_draws(p: LFSRParams, n: int, bits: int) -> np.ndarray:
     """The first ``n`` draws of ``bits`` bits after seeding (read-only array)."""
     check_int("bits", bits, 1, p.width)
+    check_int("n", n, 0)
     return _draws(p, int(n), int(bits))
 
 
@@ -95,6 +96,7 @@ def rate_encode(p: LFSRParams, x, bits: int, time_steps: int) -> np.ndarray:
     Returns spikes (..., time_steps, n_in) as uint8.
     """
     x = check_int_array("x", x)
+    check_int("time_steps", time_steps, 1)
     check_width("in_bits", x, bits, signed=False)
     if bits > p.width:
         raise ConfigError(f"input width {bits} exceeds the LFSR width {p.width}")

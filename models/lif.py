@@ -23,8 +23,8 @@ from functools import cached_property
 import numpy as np
 
 from .base import (DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array, check_int_seq,
-                   check_weighted_layer, check_width, exact_matmul, register_core, set_field,
-                   signed_bits, weight_sums)
+                   check_weighted_layer, check_width, derived_width, exact_matmul, register_core,
+                   set_field, weight_sums)
 from .errors import ConfigError
 
 __all__ = ["LIFParams", "LIFResult", "lif_golden", "leak_factor", "check_leak_shifts",
@@ -93,7 +93,7 @@ class LIFParams(Params):
         if not isinstance(self.spiking, bool):
             raise ConfigError(f"spiking must be true or false, not {self.spiking!r}")
         if self.v_bits is None:
-            set_field(self, "v_bits", signed_bits(*self.v_interval))
+            set_field(self, "v_bits", derived_width("v_bits", *self.v_interval))
         else:
             check_int("v_bits", self.v_bits, 2, 62)
 

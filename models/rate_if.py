@@ -20,8 +20,8 @@ from functools import cached_property
 import numpy as np
 
 from .base import (DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array,
-                   check_weighted_layer, check_width, exact_matmul, register_core, set_field,
-                   signed_bits, weight_sums, width_range)
+                   check_weighted_layer, check_width, derived_width, exact_matmul, register_core,
+                   set_field, weight_sums, width_range)
 from .errors import ConfigError
 
 __all__ = ["IFParams", "IFResult", "if_golden"]
@@ -72,7 +72,7 @@ class IFParams(Params):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}")
         if self.v_bits is None:
-            set_field(self, "v_bits", signed_bits(*self.v_interval))
+            set_field(self, "v_bits", derived_width("v_bits", *self.v_interval))
         else:
             check_int("v_bits", self.v_bits, 2, 62)
 

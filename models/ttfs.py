@@ -39,8 +39,8 @@ from functools import cached_property
 import numpy as np
 
 from .base import (DEFAULT_WEIGHTS, Counts, Params, check_choice, check_int, check_int_array,
-                   check_int_seq, check_weighted_layer, check_width, exact_matmul, register_core,
-                   set_field, signed_bits, weight_sums)
+                   check_int_seq, check_weighted_layer, check_width, derived_width, exact_matmul,
+                   register_core, set_field, signed_bits, weight_sums)
 from .errors import ConfigError
 
 __all__ = ["TTFSParams", "TTFSResult", "ttfs_golden", "ttfs_ticks", "ttfs_maxpool",
@@ -100,7 +100,7 @@ class TTFSParams(Params):
                                                         -(1 << 60), 1 << 60))
         for name, (lo, hi) in (("slope_bits", self.slope_interval), ("v_bits", self.v_interval)):
             if getattr(self, name) is None:
-                set_field(self, name, signed_bits(lo, hi))
+                set_field(self, name, derived_width(name, lo, hi))
             else:
                 check_int(name, getattr(self, name), 2, 62)
 
@@ -108,8 +108,11 @@ class TTFSParams(Params):
     def from_relu_layer(cls, weights, bias, shift, in_bits, out_bits, variant="at_most_one", w_bits=8):
         """The TTFS layer equal to clamp(floor((W·x + b) / 2^shift), 0, 2^out_bits − 1)."""
         F = check_int("shift", shift, 0, 30)
+        if out_bits is not None:
+            check_int("out_bits", out_bits, 1, 16)
+        bias = check_int_seq("bias", bias)          # no silent truncation of 1.5 by int()
         base = (1 << F) if out_bits is None else (1 << F) * (1 << out_bits)
-        th = tuple(base - int(b) for b in bias)
+        th = tuple(base - b for b in bias)
         return cls(weights=weights, thresholds=th, slope_shift=F, in_bits=in_bits,
                    out_bits=out_bits, variant=variant, w_bits=w_bits)
 
@@ -206,8 +209,13 @@ class TTFSResult:
 
 
 def times_from_values(x, bits, variant="at_most_one"):
-    """Spike ticks of values ``x`` in a window of 2^bits − 1 ticks (−1: no spike)."""
-    x = np.asarray(x, dtype=np.int64)
+    """Spike ticks of values ``x`` in a window of 2^bits − 1 ticks (−1: no spike).
+
+    ``x`` must be unsigned ``bits``-wide integers (WidthError naming ``in_bits`` otherwise).
+    """
+    check_choice("variant", variant, VARIANTS)
+    x = check_int_array("x", x)
+    check_width("in_bits", x, bits, signed=False)    # 2^bits would otherwise become tick −1
     B = (1 << bits) - 1
     t = B - x
     if variant == "at_most_one":
