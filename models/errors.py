@@ -41,6 +41,7 @@ class SimulationMismatch(SpikeforgeError, AssertionError):
 
     def __init__(self, cycle, signal, expected, actual, context=""):
         self.cycle, self.signal, self.expected, self.actual = cycle, signal, expected, actual
+        self.context = context
         msg = (f"first mismatch at cycle {cycle}, signal {signal!r}: "
                f"expected {expected!r}, got {actual!r}")
         if context:

@@ -12,7 +12,7 @@ from .models.errors import ConfigError
 from .models.evaluate import evaluate
 from .models.network import CODINGS, Network, load_network
 
-__all__ = ["convert_model", "evaluate_design", "resolve_codings"]
+__all__ = ["convert_model", "evaluate_design", "resolve_codings", "core_params", "parse_param"]
 
 
 def resolve_codings(codings):
@@ -110,3 +110,72 @@ def evaluate_design(design, *, dataset=None, split="test", limit=None):
         limit = check_int("--limit", limit, 1)
         x, y = x[:limit], y[:limit]
     return evaluate(net, quantize_inputs(x, net.input_bits), y)
+
+
+def parse_param(text):
+    """``NAME=VALUE`` → (name, value); VALUE is read as JSON when it parses, else as a word."""
+    import json
+    if "=" not in text:
+        raise ConfigError(f"--param expects NAME=VALUE, not {text!r}")
+    name, raw = text.split("=", 1)
+    name = name.strip()
+    if not name.isidentifier():
+        raise ConfigError(f"--param: {name!r} is not a parameter name")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    if isinstance(value, float):
+        raise ConfigError(f"--param {name}: {raw} is not an integer")
+    return name, value
+
+
+def core_params(core, overrides=(), source=None, layer=None):
+    """The parameter object of ``core``: defaults, or taken from ``source``
+    (a network design or a core parameter JSON), then ``NAME=VALUE`` overrides."""
+    import dataclasses
+    import json
+
+    from .models.base import get_core
+    from .models.network import Network, layer_params
+
+    info = get_core(core)
+    base = {}
+    if source is not None:
+        try:
+            with open(source) as f:
+                d = json.load(f)
+        except OSError as e:
+            raise ConfigError(f"cannot read {source}: {e.strerror}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{source}: not valid JSON ({e})") from None
+        if isinstance(d, dict) and "schema" in d:
+            net = Network.from_dict(d)
+            if net.coding != core:
+                raise ConfigError(f"{source} is a {net.coding!r} design, not {core!r}")
+            dense = net.dense_indices
+            i = dense[0] if layer is None else layer
+            if i not in dense:
+                raise ConfigError(f"--layer {i}: the design's dense layers are {dense}")
+            p = layer_params(net, i)
+            if p is None:
+                raise ConfigError(f"layer {i} of {source} has no {core} neurons (it is the output "
+                                  "accumulator); pick a hidden layer")
+            base = p.to_dict()
+        elif isinstance(d, dict):
+            base = d
+        else:
+            raise ConfigError(f"{source}: expected a JSON object")
+        if layer is not None and "schema" not in d:
+            raise ConfigError("--layer only applies to a network design")
+    elif layer is not None:
+        raise ConfigError("--layer needs --from DESIGN.json")
+    base.pop("type", None) if base.get("type") in (None, core) else None
+    names = {f.name for f in dataclasses.fields(info.params)}
+    for text in overrides:
+        name, value = parse_param(text)
+        if name not in names:
+            raise ConfigError(f"core {core!r} has no parameter {name!r}; its parameters: "
+                              f"{', '.join(sorted(names))}")
+        base[name] = value
+    return info.params.from_dict(base)

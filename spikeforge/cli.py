@@ -139,6 +139,35 @@ def report(dataset, out_dir, quick):
     click.echo(f"report written to {os.path.join(out_dir, 'report.md')} in {data['wall_time_s']} s")
 
 
+@cli.command()
+@click.argument("core")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Override one parameter (repeatable); VALUE is JSON (8, [1,2], null) or a word.")
+@click.option("--from", "source", type=click.Path(dir_okay=False), default=None,
+              help="Take the parameters from a network design JSON (see --layer) or a core "
+                   "parameter JSON ({\"type\": CORE, …}).")
+@click.option("--layer", type=int, default=None, help="Layer index in a design (default: first dense layer).")
+@click.option("-o", "--output", default="-", show_default=True, help="Verilog file ('-': stdout).")
+def generate(core, params, source, layer, output):
+    """Generate the Verilog of CORE (fs, amos, ttfs, lif, if, ann).
+
+    Every parameter has a documented default (see the core's parameter class),
+    so `spikeforge generate fs -o fs.v` works as is. The output is
+    deterministic; the top module is spikeforge_CORE.
+    """
+    from .api import core_params
+    from .hdl import generate_verilog
+    from .models.io import atomic_write_text
+
+    p = core_params(core, overrides=params, source=source, layer=layer)
+    text = generate_verilog(core, p)
+    if output == "-":
+        click.echo(text, nl=False)
+    else:
+        atomic_write_text(output, text)
+        click.echo(f"wrote {output}: module spikeforge_{core}", err=True)
+
+
 def main(argv=None):
     """Entry point: run the CLI and turn every expected error into one line."""
     debug = os.environ.get("SPIKEFORGE_DEBUG") == "1"

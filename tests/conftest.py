@@ -12,3 +12,29 @@ settings.register_profile("ci", max_examples=200, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# ------------------------------------------------------------ simulators
+
+import pytest  # noqa: E402
+
+from spikeforge.sim.runner import available_simulators  # noqa: E402
+
+REQUIRE_TOOLS = os.environ.get("SPIKEFORGE_REQUIRE_TOOLS") == "1"
+
+
+def simulator_params():
+    """Verilator always (fail if missing under SPIKEFORGE_REQUIRE_TOOLS=1), Icarus when present."""
+    have = available_simulators()
+    out = []
+    for sim, required in (("verilator", True), ("icarus", False)):
+        if sim in have:
+            out.append(pytest.param(sim, id=sim))
+        elif required and REQUIRE_TOOLS:
+            out.append(pytest.param(sim, id=sim))          # runs and fails with a ToolError
+        else:
+            out.append(pytest.param(sim, id=sim, marks=pytest.mark.skip(reason=f"{sim} not installed")))
+    return out
+
+
+SIMULATORS = simulator_params()

