@@ -71,9 +71,10 @@ class FSNeuron(wiring.Component):
         m.d.comb += last.eq(t == p.K - 1)
         if p.is_relu:
             thr = Signal(unsigned(p.K))                       # T(t) = 2^(K−t)
-            m.d.comb += z.eq(v >= thr)
+            diff = Signal(signed(max(p.v_bits, p.K + 1) + 1))  # one subtractor: z is its sign,
+            m.d.comb += [diff.eq(v - thr), z.eq(diff >= 0)]   # and it is the next residual
             with m.If(step):
-                m.d.sync += [v.eq(v - Mux(z, thr, 0)), thr.eq(thr >> 1)]
+                m.d.sync += [v.eq(Mux(z, diff, v)), thr.eq(thr >> 1)]
             start = [thr.eq(1 << (p.K - 1))]
         else:
             T, h = const_rom(p.T), const_rom(p.h)

@@ -26,6 +26,12 @@ def test_relu_each_simulator(simulator, K):
     verify("fs", FSParams.relu(K, K + 2), simulator=simulator, n_random=20)
 
 
+@pytest.mark.parametrize("K,x_bits", [(10, 4), (16, 6)])
+def test_relu_threshold_wider_than_input(K, x_bits):
+    """T(1) = 2^(K−1) exceeds the input range: every x stays below it until the low steps."""
+    verify("fs", FSParams.relu(K, x_bits), n_random=20)
+
+
 @st.composite
 def general_params(draw):
     K = draw(st.integers(1, 10))
