@@ -115,7 +115,7 @@ class TB:
         for s in self.sources.values():
             s.valid.value = 0
         for s in self.sinks.values():
-            s.ready.value = 0
+            s.ready.value = 1              # as after reset: an idle core then shows no activity
         await ClockCycles(self.dut.clk, cycles)
         await FallingEdge(self.dut.clk)
         self.dut.rst.value = 0

@@ -34,6 +34,8 @@ __all__ = ["cosim", "SimResult", "available_simulators", "verilator_bin", "VERIL
            "cache_root", "lint_verilog"]
 
 TIMESCALE = ("1ns", "1ps")
+#: The testbench's clock period is 10 ns and reset lasts 2 cycles plus half a cycle.
+RESET_NS = 25
 
 #: Verilator warnings waived for Amaranth output, with the reason.
 VERILATOR_WAIVERS = {
@@ -134,9 +136,11 @@ class SimResult:
     accepted: dict
     beats: dict
     build_dir: Path
+    toggles: int | None = None
+    toggles_by_signal: dict | None = None
 
 
-def _build(verilog, top, sim):
+def _build(verilog, top, sim, waves=False):
     """Build (or reuse) the simulation model; returns (runner, build_dir).
 
     The cocotb runner keeps what it built in the object, so the same object
@@ -144,7 +148,7 @@ def _build(verilog, top, sim):
     """
     version = _tool_version(sim)
     args = [f"-Wno-{w}" for w in VERILATOR_WAIVERS] + ["-Wno-fatal"] if sim == "verilator" else []
-    recipe = f"{sim}\n{version}\n{args}\n{TIMESCALE}\n{verilog}"
+    recipe = f"{sim}\n{version}\n{args}\n{TIMESCALE}\nwaves={waves}\n{verilog}"
     build_dir = cache_root() / "sim" / f"{top}-{sim}-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}"
     stamp = build_dir / "built.ok"
     from cocotb_tools.runner import get_runner
@@ -161,7 +165,7 @@ def _build(verilog, top, sim):
         try:
             with _patched_environ(_env()):
                 runner.build(sources=[src], hdl_toplevel=top, build_args=args, build_dir=build_dir,
-                             log_file=log, timescale=TIMESCALE)
+                             log_file=log, timescale=TIMESCALE, waves=waves)
         except (SystemExit, Exception) as e:  # the runner exits or raises on a failed build
             raise ToolError(f"{sim} build of {top} failed ({e}); last lines of {log}:\n{_tail(log)}") from None
         stamp.write_text(version + "\n")
@@ -169,19 +173,21 @@ def _build(verilog, top, sim):
 
 
 def cosim(core, params, component, stimuli, expected, *, simulator="verilator", idle=None,
-          ready=None, max_cycles=100_000, drain=8):
+          ready=None, max_cycles=100_000, drain=8, waves=False):
     """Co-simulate ``component`` (built from ``params`` of ``core``) against golden expectations.
 
     ``stimuli``/``expected``: {port: [beats]} (a beat is a dict of payload
     fields, or an int for a plain payload). Returns :class:`SimResult`;
-    raises :class:`SimulationMismatch` on the first difference.
+    raises :class:`SimulationMismatch` on the first difference. With
+    ``waves`` the run records a VCD and the result carries its bit toggles
+    after reset (see :mod:`spikeforge.sim.activity`).
     """
     if simulator not in available_simulators():
         raise ToolError(f"simulator {simulator!r} is not available here "
                         f"(found: {', '.join(available_simulators()) or 'none'})")
     top = top_name(core)
     verilog = to_verilog(component, core, params)
-    runner, build_dir = _build(verilog, top, simulator)
+    runner, build_dir = _build(verilog, top, simulator, waves)
     run_dir = build_dir / "runs" / uuid.uuid4().hex[:12]
     run_dir.mkdir(parents=True)
     spec = {"ports": port_layouts(component), "stimuli": stimuli, "expected": expected,
@@ -195,7 +201,8 @@ def cosim(core, params, component, stimuli, expected, *, simulator="verilator", 
         with _patched_environ(_env()):
             runner.test(test_module="spikeforge.sim.tb_stream", hdl_toplevel=top,
                         build_dir=build_dir, test_dir=run_dir, log_file=log,
-                        extra_env={"SPIKEFORGE_TB_SPEC": str(spec_path)}, timescale=TIMESCALE)
+                        extra_env={"SPIKEFORGE_TB_SPEC": str(spec_path)}, timescale=TIMESCALE,
+                        waves=waves)
     except (SystemExit, Exception) as e:   # a failing cocotb test ends the runner this way
         failure = e
     res_path = Path(spec["result"])
@@ -209,9 +216,16 @@ def cosim(core, params, component, stimuli, expected, *, simulator="verilator", 
                                  f"{simulator}, core {core}" + (f", {m['context']}" if m["context"] else ""))
     if failure is not None:
         raise ToolError(f"{simulator} run of {top} failed ({failure}); last lines of {log}:\n{_tail(log)}")
+    toggles = by_signal = None
+    if waves:
+        from .activity import count_toggles
+        vcd = next(run_dir.rglob("*.vcd"), None)
+        if vcd is None:
+            raise ToolError(f"{simulator} run of {top} wrote no waveform in {run_dir}")
+        toggles, by_signal = count_toggles(vcd, after=RESET_NS)
     shutil.rmtree(run_dir, ignore_errors=True)
     beats = {p: [(c, b) for c, b in v] for p, v in res["beats"].items()}
-    return SimResult(simulator, res["cycles"], res["accepted"], beats, build_dir)
+    return SimResult(simulator, res["cycles"], res["accepted"], beats, build_dir, toggles, by_signal)
 
 
 def lint_verilog(verilog_path):

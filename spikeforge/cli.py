@@ -168,6 +168,50 @@ def generate(core, params, source, layer, output):
         click.echo(f"wrote {output}: module spikeforge_{core}", err=True)
 
 
+@cli.command()
+@click.argument("core")
+@click.option("--target", type=click.Choice(["ice40-up5k", "ecp5-85f", "cmos"]), default="ice40-up5k",
+              show_default=True)
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Override one parameter.")
+@click.option("--from", "source", type=click.Path(dir_okay=False), default=None,
+              help="Parameters from a network design JSON (see --layer) or a core parameter JSON.")
+@click.option("--layer", type=int, default=None, help="Layer index in a design (default: first dense layer).")
+@click.option("--dsp", is_flag=True, help="iCE40: map multipliers to SB_MAC16 DSPs (synth_ice40 -dsp).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def synth(core, target, params, source, layer, dsp, as_json):
+    """Synthesize CORE with Yosys and nextpnr (YoWASP) and print area and Fmax.
+
+    iCE40: the core sits in a 4-pin harness (serial inputs, XOR-reduced
+    outputs), measured alone as well. ECP5: out of context. cmos: Yosys's
+    transistor estimate. The first call of each YoWASP tool compiles it
+    (~30 s); results are cached by the hash of the Verilog and tool versions.
+    """
+    from .api import core_params
+    from .synth.core import synth_core
+
+    p = core_params(core, overrides=params, source=source, layer=layer)
+    progress = Progress(quiet=as_json)
+    progress("running synthesis (the first call of a YoWASP tool compiles it, ~30 s)")
+    r = synth_core(core, p, target, dsp=dsp, progress=progress)
+    if as_json:
+        click.echo(json.dumps(r.to_dict(), indent=1))
+        return
+    rows = [("target", r.target), ("top", r.top)]
+    if target == "cmos":
+        rows += [("transistors (estimate)", r.transistors), ("flip-flops", r.ffs)]
+    else:
+        rows += [("LUT4", r.luts), ("flip-flops", r.ffs), ("carry cells", r.carry), ("BRAM", r.bram),
+                 ("DSP", r.dsp), ("placed logic cells", r.logic_cells), ("Fmax (MHz)", r.fmax_mhz)]
+    rows.append(("$mul cells before mapping", r.mul_cells))
+    if r.harness:
+        h = r.harness
+        rows.append(("harness alone", f"{h['luts']} LUT4, {h['ffs']} FF, {h['logic_cells']} LC "
+                                      f"(included in the figures above)"))
+    rows.append(("logs", r.log_dir + (" (cached)" if r.cached else "")))
+    for k, v in rows:
+        click.echo(f"{k:28s} {v}")
+
+
 def main(argv=None):
     """Entry point: run the CLI and turn every expected error into one line."""
     debug = os.environ.get("SPIKEFORGE_DEBUG") == "1"

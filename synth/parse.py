@@ -1,0 +1,72 @@
+"""Parsers for the tools' machine-readable outputs (Yosys ``stat -json``, nextpnr ``--report``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..models.errors import ToolError
+
+__all__ = ["parse_result", "cells_by_type", "count_cells"]
+
+#: Cell kinds per target: which Yosys cell types count as LUT, FF, carry, BRAM, DSP.
+KINDS = {
+    "ice40-up5k": {"luts": ("SB_LUT4",), "ffs": ("SB_DFF",), "carry": ("SB_CARRY",),
+                   "bram": ("SB_RAM40_4K",), "dsp": ("SB_MAC16",)},
+    "ecp5-85f": {"luts": ("LUT4",), "ffs": ("TRELLIS_FF",), "carry": ("CCU2C",),
+                 "bram": ("DP16KD", "PDPW16KD"), "dsp": ("MULT18X18D", "ALU54B")},
+    "cmos": {"ffs": ("$_DFF_",)},
+}
+PLACED = {"ice40-up5k": ("ICESTORM_LC", "SB_IO"), "ecp5-85f": ("TRELLIS_COMB", None)}
+
+
+def _load(path):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ToolError(f"cannot read tool output {path}: {e}") from None
+
+
+def cells_by_type(stat):
+    """Cell counts of a Yosys ``stat -json`` document (whole design)."""
+    d = stat.get("design") or {}
+    cells = d.get("num_cells_by_type")
+    if cells is None:                       # older Yosys: per module only
+        cells = {}
+        for m in stat.get("modules", {}).values():
+            for k, v in m.get("num_cells_by_type", {}).items():
+                cells[k] = cells.get(k, 0) + v
+    return {k: int(v) for k, v in cells.items()}
+
+
+def count_cells(cells, prefixes):
+    return sum(v for k, v in cells.items() if any(k.startswith(p) for p in prefixes))
+
+
+def parse_result(kind, work, target, top):
+    from .flow import SynthResult
+
+    work = Path(work)
+    stat = _load(work / "stat.json")
+    cells = cells_by_type(stat)
+    coarse = cells_by_type(_load(work / "coarse.json"))
+    r = SynthResult(target=target, top=top, cells=cells, mul_cells=coarse.get("$mul", 0))
+    for attr, prefixes in KINDS[target].items():
+        setattr(r, attr, count_cells(cells, prefixes))
+    if target == "cmos":
+        est = (stat.get("design") or {}).get("estimated_num_transistors")
+        if est is None:
+            raise ToolError(f"yosys stat -tech cmos gave no transistor estimate ({work / 'stat.json'})")
+        est = str(est)
+        if est.endswith("+"):
+            raise ToolError(f"yosys could not cost every cell for the CMOS estimate ({est}); see {work}")
+        r.transistors = int(est)
+        return r
+    rep = _load(work / "report.json")
+    fmax = [v["achieved"] for v in rep.get("fmax", {}).values()]
+    r.fmax_mhz = round(min(fmax), 2) if fmax else None
+    util = rep.get("utilization", {})
+    lc, io = PLACED[target]
+    r.logic_cells = util.get(lc, {}).get("used")
+    r.io = util.get(io, {}).get("used") if io else None
+    return r

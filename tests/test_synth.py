@@ -1,0 +1,91 @@
+"""Synthesis flow: real Yosys/nextpnr runs, parsing of their outputs, tool errors, cross-checks."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from spikeforge.models.errors import ToolError
+from spikeforge.models.fs import FSParams
+from spikeforge.synth.core import synth_core
+from spikeforge.synth.flow import prepare
+from spikeforge.synth.parse import cells_by_type, parse_result
+
+FS8 = FSParams.relu(8, 12)
+
+
+@pytest.fixture(scope="module")
+def fs_results():
+    return {t: synth_core("fs", FS8, t) for t in ("ice40-up5k", "ecp5-85f", "cmos")}
+
+
+def test_fs_on_every_target(fs_results):
+    ice, ecp, cmos = fs_results["ice40-up5k"], fs_results["ecp5-85f"], fs_results["cmos"]
+    for r in (ice, ecp):
+        assert r.luts > 0 and r.ffs >= 12 and r.fmax_mhz > 10 and r.logic_cells > 0
+    assert ice.io == 4                               # sin, sout, clk, rst: the harness fits any core
+    assert ice.harness["ffs"] >= 14 and ice.harness["luts"] < ice.luts
+    assert cmos.transistors > 16 * cmos.ffs          # logic on top of the flip-flops
+    for r in fs_results.values():
+        assert r.tools["yosys"].startswith("Yosys")
+
+
+def test_parser_reads_the_real_tool_outputs(fs_results):
+    """Re-parse the kept outputs of the real run; counts must match the cell table."""
+    for target, r in fs_results.items():
+        work = Path(r.log_dir)
+        again = parse_result(target, work, target, r.top)
+        assert again.luts == r.luts and again.ffs == r.ffs and again.fmax_mhz == r.fmax_mhz
+        cells = cells_by_type(json.loads((work / "stat.json").read_text()))
+        assert sum(cells.values()) == sum(r.cells.values())
+        if target != "cmos":
+            report = json.loads((work / "report.json").read_text())
+            assert min(v["achieved"] for v in report["fmax"].values()) == pytest.approx(r.fmax_mhz, abs=0.01)
+
+
+def test_fs_relu_has_no_multiplier(fs_results):
+    for r in fs_results.values():
+        assert r.mul_cells == 0 and not r.dsp
+
+
+def test_cached_result_is_reused(fs_results):
+    r = synth_core("fs", FS8, "ecp5-85f")
+    assert r.cached and r.luts == fs_results["ecp5-85f"].luts
+
+
+@pytest.mark.parametrize("target", ["ecp5-85f", "cmos"])
+def test_area_grows_with_K_and_width(target):
+    key = "transistors" if target == "cmos" else "luts"
+    by_K = [getattr(synth_core("fs", FSParams.relu(K, K + 4), target), key) for K in (4, 8, 16)]
+    assert by_K[0] < by_K[1] < by_K[2], by_K
+    by_w = [getattr(synth_core("fs", FSParams.relu(8, xb), target), key) for xb in (10, 20)]
+    assert by_w[0] < by_w[1], by_w
+
+
+def test_missing_tool_is_named(monkeypatch):
+    monkeypatch.setenv("NEXTPNR_ECP5", "/nonexistent/nextpnr-ecp5")
+    with pytest.raises(ToolError, match=r"^nextpnr-ecp5: '/nonexistent/nextpnr-ecp5' not found on PATH"):
+        synth_core("fs", FSParams.relu(5, 7), "ecp5-85f", cache=False)
+
+
+def test_failing_tool_shows_command_and_log(monkeypatch, tmp_path):
+    fake = tmp_path / "fake-yosys"
+    fake.write_text("#!/bin/sh\nif [ \"$1\" = -V ]; then echo 'Yosys fake'; exit 0; fi\n"
+                    "echo 'ERROR: parse error in design.v line 3'; exit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("YOSYS", str(fake))
+    monkeypatch.setenv("SPIKEFORGE_CACHE", str(tmp_path / "cache"))
+    from spikeforge.synth import flow
+    monkeypatch.setattr(flow, "_VERSIONS", {})
+    with pytest.raises(ToolError) as e:
+        prepare("module m; endmodule", "m", "cmos").execute()
+    msg = str(e.value)
+    assert msg.startswith(f"yosys failed (exit 1): {fake} -q -l yosys.log -p read_verilog design.v")
+    assert "ERROR: parse error in design.v line 3" in msg
+
+
+def test_ice40_needs_a_harness():
+    from spikeforge.models.errors import ConfigError
+    with pytest.raises(ConfigError, match="harness"):
+        prepare("module m; endmodule", "m", "ice40-up5k")
