@@ -212,6 +212,49 @@ def synth(core, target, params, source, layer, dsp, as_json):
         click.echo(f"{k:28s} {v}")
 
 
+@cli.command()
+@click.argument("core")
+@click.option("--axis", "axes", multiple=True, metavar="NAME=V1,V2,…", required=True,
+              help="A swept parameter and its values (repeatable; the grid is their product), "
+                   "e.g. --axis K=4,8,16 --axis x_bits=10,12. P (parallelism) is the 'lanes' parameter.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A fixed parameter.")
+@click.option("--target", type=click.Choice(["ice40-up5k", "ecp5-85f", "cmos"]), default="ecp5-85f",
+              show_default=True)
+@click.option("--dsp", is_flag=True, help="iCE40: map multipliers to DSPs.")
+@click.option("--cosim", is_flag=True, help="Also co-simulate each point: cycles and inferences/s.")
+@click.option("--jobs", type=int, default=None, help="Parallel points (default: all CPUs).")
+@click.option("--out", "out_csv", default="sweep.csv", show_default=True,
+              help="CSV table to append to (a .jsonl twin is written beside it).")
+def sweep(core, axes, params, target, dsp, cosim, jobs, out_csv):
+    """Sweep CORE's parameters in parallel; append one row per point to a table."""
+    from .api import core_params, parse_param
+    from .models.errors import ConfigError
+    from .synth.sweep import grid, run_sweep
+
+    grid_axes = {}
+    for a in axes:
+        name, value = parse_param(a)
+        if isinstance(value, str) and "," in value:        # K=4,8,16
+            value = [parse_param(f"{name}={v}")[1] for v in value.split(",")]
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            raise ConfigError(f"--axis {name}: no values")
+        grid_axes[name] = values
+    base = dict(parse_param(p) for p in params)
+    if jobs is not None and jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, not {jobs}")
+    for pt in grid(grid_axes):            # validate every point before any tool runs
+        core_params(core, overrides=[f"{k}={json.dumps(v)}" for k, v in {**base, **pt}.items()])
+    progress = Progress()
+    progress(f"{len(grid(grid_axes))} points on {target}; appending to {out_csv}")
+    rows = run_sweep(core, grid_axes, target, out_csv, base=base, dsp=dsp, cosim=cosim, jobs=jobs,
+                     progress=progress)
+    bad = [r for r in rows if r.get("error")]
+    click.echo(f"{len(rows) - len(bad)} points done, {len(bad)} failed; table: {out_csv}")
+    if bad:
+        raise ConfigError(f"{len(bad)} sweep point(s) failed, first: {bad[0]['params']}: {bad[0]['error']}")
+
+
 def main(argv=None):
     """Entry point: run the CLI and turn every expected error into one line."""
     debug = os.environ.get("SPIKEFORGE_DEBUG") == "1"
