@@ -23,7 +23,7 @@ from .base import (Counts, Params, check_int, check_int_seq, check_width, check_
 from .errors import ConfigError
 from .fs import relu_tables
 
-__all__ = ["AMOSParams", "AMOSResult", "amos_golden", "amos_param_count"]
+__all__ = ["AMOSParams", "AMOSResult", "amos_golden", "amos_param_count", "gain_form"]
 
 _LIM = 1 << 40
 MAX_K = 40          # the largest unit of SPEC §2 / Table 3 (two-input mult, K = 40)
@@ -35,8 +35,14 @@ def amos_param_count(K, two_inputs=False):
     return (4 if two_inputs else 3) * K + K * (K - 1) // 2
 
 
-def _is_pow2_gain(c):
-    return c == 0 or (abs(c) & (abs(c) - 1)) == 0
+def gain_form(g):
+    """How a constant gain g is applied to an input: ``("zero",)``, ``("shift", k, negative)``
+    for g = ±2^k (±1 is k = 0), or ``("mult", g)`` for a constant multiplication."""
+    if g == 0:
+        return ("zero",)
+    if abs(g) & (abs(g) - 1) == 0:
+        return ("shift", abs(g).bit_length() - 1, g < 0)
+    return ("mult", g)
 
 
 @dataclass(frozen=True)
@@ -166,10 +172,54 @@ class AMOSParams(Params):
         return amos_param_count(self.K, self.two_inputs)
 
     @property
+    def uniform_gains(self):
+        """True if every neuron has the same gains (c_i = c, c'_i = c')."""
+        return len(set(self.c)) == 1 and (not self.two_inputs or len(set(self.c2)) == 1)
+
+    @property
+    def folded_gains(self):
+        """True if the pipeline carries the gate potential itself (shared inhibition and
+        uniform gains): c·x (+ c'·x') is formed once, in stage 1, and x is not carried."""
+        return self.shared_inhibition and self.uniform_gains
+
+    @property
     def gain_multiplications(self):
-        """Gains that need a general multiplier (not 0, ±1 or ±2^k)."""
-        gains = list(self.c) + (list(self.c2) if self.two_inputs else [])
-        return sum(1 for g in gains if not _is_pow2_gain(g))
+        """Constant multiplications per input (gains not 0, ±1 or ±2^k): one per such gain,
+        or only those of neuron 1 when the gains are folded (see :attr:`folded_gains`)."""
+        n = 1 if self.folded_gains else self.K
+        gains = list(self.c[:n]) + (list(self.c2[:n]) if self.two_inputs else [])
+        return sum(1 for g in gains if gain_form(g)[0] == "mult")
+
+    @property
+    def shared_h(self):
+        """h_j of shared inhibition (h_ij = h_j for every i > j), j = 1..K−1."""
+        return tuple(self.h[j + 1][j] for j in range(self.K - 1))
+
+    @property
+    def residual_start(self):
+        """Value of the residual entering stage 1 before the gain terms: −T_1."""
+        return -self.T[0]
+
+    @property
+    def residual_steps(self):
+        """Shared inhibition: the residual v carried from stage i to stage i+1 is
+        v_i = v_(i−1) + step_i[z_i], step_i = (T_i − T_(i+1), T_i − T_(i+1) − h_i), i = 1..K−1.
+
+        With v_0 = −T_1 (+ c·x + c'·x' when folded) the gate potential of stage i is
+        u_i = v_(i−1) (+ c_i·x + c'_i·x' when not folded): v_i = −T_(i+1) − Σ_(j≤i) h_j·z_j.
+        """
+        if not self.shared_inhibition:
+            raise ConfigError("residual_steps: the inhibition is not shared (h_ij depends on i)")
+        T, h = self.T, self.shared_h
+        return tuple((T[i] - T[i + 1], T[i] - T[i + 1] - h[i]) for i in range(self.K - 1))
+
+    @property
+    def inhibition_fanout(self):
+        """Inhibition additions caused by one spike of neuron j (j = 1..K): 1 for j < K under
+        shared inhibition (one residual update), else the number of later nonzero h_ij."""
+        if self.shared_inhibition:
+            return tuple(1 if j < self.K - 1 else 0 for j in range(self.K))
+        return tuple(sum(1 for i in range(j + 1, self.K) if self.h[i][j]) for j in range(self.K))
 
 
 @dataclass(frozen=True)
@@ -197,7 +247,6 @@ def amos_golden(p: AMOSParams, x, x2=None) -> AMOSResult:
         raise ConfigError("this AMOS unit has one input: x2 given but c2 is not set")
     z = np.zeros(x.shape + (p.K,), dtype=np.uint8)
     y = np.zeros(x.shape, dtype=np.int64)
-    inhibition_adds = 0
     for i in range(p.K):
         u = p.c[i] * x - p.T[i]
         if p.two_inputs:
@@ -213,11 +262,7 @@ def amos_golden(p: AMOSParams, x, x2=None) -> AMOSResult:
     spikes = int(z.sum())
     # Each spike of neuron j inhibits later neurons: with shared inhibition one
     # residual subtraction serves all of them, otherwise one add per later neuron.
-    if p.shared_inhibition:
-        inhibition_adds = int(z[..., : p.K - 1].sum())
-    else:
-        inhibition_adds = sum(int(z[..., j].sum()) * sum(1 for i in range(j + 1, p.K) if p.h[i][j])
-                              for j in range(p.K))
+    inhibition_adds = sum(int(z[..., j].sum()) * f for j, f in enumerate(p.inhibition_fanout))
     counts = Counts(inferences=n, spikes=spikes, synaptic_adds=spikes + inhibition_adds,
                     state_updates=n * p.K, multiplications=n * p.gain_multiplications,
                     memory_reads=0, cycles=n * p.initiation_interval + p.latency - p.initiation_interval)
