@@ -12,7 +12,7 @@ from ..models.errors import ConfigError
 __all__ = ["HDL_CORES", "build_core", "generate_verilog", "component_class"]
 
 #: core name -> (module, component class name)
-HDL_CORES = {"fs": ("fs", "FSNeuron"), "amos": ("amos", "AMOSUnit")}
+HDL_CORES = {"fs": ("fs", "FSNeuron"), "amos": ("amos", "AMOSUnit"), "ttfs": ("ttfs", "TTFSLayer")}
 
 
 def component_class(name):

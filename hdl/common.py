@@ -7,12 +7,12 @@ whose declared widths could let the circuit wrap silently.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, signed, unsigned
+from amaranth.hdl import Const, Value, signed, unsigned
 
 from ..models.base import signed_bits
 from ..models.errors import ConfigError
 
-__all__ = ["accept_params", "require_width", "const_rom"]
+__all__ = ["accept_params", "require_width", "const_rom", "ConstRom"]
 
 
 def accept_params(component, params, cls, widths=()):
@@ -43,8 +43,44 @@ def require_width(name, declared, interval):
                           f"in [{lo}, {hi}], which need {need} bits")
 
 
+class ConstRom:
+    """A combinational ROM of integer constants, signed if any is negative.
+
+    ``rom[i]`` with a Python int is a :class:`Const`; with a signal it selects
+    a word of one packed constant (``word_select``), which Verilog expresses
+    as a continuous shift of a constant: every simulator evaluates it from
+    time 0 (Icarus leaves ``always @*`` case-ROMs at X until their index
+    changes). The word count is padded with zeros to a power of two, so no
+    index of the selecting signal's width reads outside the ROM.
+    """
+
+    def __init__(self, values):
+        values = [int(v) for v in values]
+        if not values:
+            raise ValueError("a ROM needs at least one value")
+        lo, hi = min(values), max(values)
+        self.shape = signed(signed_bits(lo, hi)) if lo < 0 else unsigned(max(1, hi.bit_length()))
+        self.values = values
+        width = self.shape.width
+        words = 1 << max(0, (len(values) - 1).bit_length())
+        packed = 0
+        for k, v in enumerate(values + [0] * (words - len(values))):
+            packed |= (v & ((1 << width) - 1)) << (k * width)
+        self._packed = Const(packed, width * words)
+
+    def __len__(self):
+        return len(self.values)
+
+    def __iter__(self):
+        return (Const(v, self.shape) for v in self.values)
+
+    def __getitem__(self, index):
+        if isinstance(index, int):
+            return Const(self.values[index], self.shape)
+        word = self._packed.word_select(Value.cast(index), self.shape.width)
+        return word.as_signed() if self.shape.signed else word
+
+
 def const_rom(values):
-    """A combinational ROM (constant mux) of integers, signed if any is negative."""
-    lo, hi = min(values), max(values)
-    shape = signed(signed_bits(lo, hi)) if lo < 0 else unsigned(max(1, hi.bit_length()))
-    return Array(Const(v, shape) for v in values)
+    """A :class:`ConstRom` of ``values``."""
+    return ConstRom(values)

@@ -17,13 +17,14 @@ and calls the core golden models:
 - ``if``: direct (constant) input into the first layer, soft-reset IF layers,
   non-spiking output integrator read at T.
 
-Predicted cycles (a schedule model, documented here and measured on RTL in
-later stages): every layer engine updates all its neurons in parallel and
-takes one input event (activation, spike or slope event) per cycle, plus one
-cycle per time step for the step-end update: ann n_in + 1; fs spikes_in +
-K_in (Horner doubling per step); amos spikes_in + 1 + K (unit pipeline);
-ttfs ticks + spikes_in; lif/if T + spikes_in. Layers run one after another,
-so an inference's cycles are the sum over layers.
+Predicted cycles: layers run one after another, so an inference's cycles are
+the sum over layers. Layers built from a layer core (ttfs, lif, if, ann) take
+the cycles of that core's RTL, which the co-simulation tests measure and the
+core's parameter object documents (e.g. ``TTFSParams.cycle_count``). For fs
+and amos, whose RTL core is the neuron, the receiving side is modelled: all
+neurons of a layer in parallel, one incoming spike per cycle plus one cycle
+per step (fs: spikes_in + K_in, Horner doubling per step; amos: spikes_in +
+1 + K, the unit's pipeline).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ import numpy as np
 
 from .base import (DEFAULT_WEIGHTS, Counts, Params, check_choice, check_int, check_int_array,
                    check_int_seq, check_weighted_layer, check_width, derived_width, exact_matmul,
-                   register_core, set_field, signed_bits, weight_sums)
+                   register_core, set_field, signed_bits, unsigned_bits, weight_sums)
 from .errors import ConfigError
 
 __all__ = ["TTFSParams", "TTFSResult", "ttfs_golden", "ttfs_ticks", "ttfs_maxpool",
@@ -192,10 +192,72 @@ class TTFSParams(Params):
         hi = max(pos) * self.B_in + max(0, shi) * steps
         return min(lo, 0), hi
 
+    # -- interface widths and schedule of the RTL (hdl/ttfs.py) --
+    @property
+    def in_index_bits(self):
+        """Width of the input event's ``index`` field (0 … n_in − 1, at least 1 bit)."""
+        return unsigned_bits(self.n_in - 1)
+
+    @property
+    def in_tick_bits(self):
+        """Width of the input event's ``tick`` field (0 … T0)."""
+        return unsigned_bits(self.T0)
+
+    @property
+    def out_index_bits(self):
+        """Width of the output beat's ``index`` field (0 … n_out − 1, at least 1 bit)."""
+        return unsigned_bits(self.n_out - 1)
+
+    @property
+    def out_tick_bits(self):
+        """Width of the output spike's ``tick`` field (0 … last_tick)."""
+        return unsigned_bits(self.last_tick)
+
+    @cached_property
+    def readout_interval(self):
+        """Range of the output integrator's readout V_i − ϑ_i at the end of tick T0."""
+        lo, hi = self.v_interval
+        return lo - max(self.thresholds), hi - min(self.thresholds)
+
+    @property
+    def readout_bits(self):
+        """Signed width of the readout ``value`` (non-spiking output layer)."""
+        return signed_bits(*self.readout_interval)
+
+    @property
+    def fixed_out_beats(self):
+        """Output beats per inference besides the spikes: the end beat (spiking layer)
+        or the n_out readouts (output integrator)."""
+        return 1 if self.spiking else self.n_out
+
+    def cycle_count(self, in_spikes, out_spikes, inferences=1):
+        """Clock cycles of the RTL schedule for back-to-back inferences with o.ready high.
+
+        Per inference: one cycle per input spike event (adds W[:, j] to the
+        slopes), one tick-advance cycle per tick (steps 2–5 of the event
+        order), one cycle per output beat (spikes are serialised and stall
+        the tick process; then the end beat, or the n_out readouts), counted
+        from the first cycle the first input beat is offered to the last
+        output beat, inclusive::
+
+            cycles = inferences·(ticks + fixed_out_beats) + in_spikes + out_spikes
+        """
+        return inferences * (self.ticks + self.fixed_out_beats) + in_spikes + out_spikes
+
+    @property
+    def latency(self):
+        """None: data-dependent (see :meth:`cycle_count`); no fixed latency to check."""
+        return None
+
+    @property
+    def initiation_interval(self):
+        """None: data-dependent (see :meth:`cycle_count`); no fixed interval to check."""
+        return None
+
     @property
     def cycles_per_inference_min(self):
-        """Cycles with no input events: one per tick."""
-        return self.ticks
+        """Cycles with no input events and no output spikes: ticks + fixed output beats."""
+        return self.cycle_count(0, 0)
 
 
 @dataclass(frozen=True)
@@ -244,7 +306,7 @@ def _finish(p, t_in, t_out, v_readout):
     spikes = int((t_out >= 0).sum())
     counts = Counts(inferences=batch, spikes=spikes, synaptic_adds=in_spikes * p.n_out,
                     state_updates=batch * p.ticks * p.n_out, memory_reads=in_spikes * p.n_out,
-                    cycles=batch * p.ticks + in_spikes)
+                    cycles=p.cycle_count(in_spikes, spikes, batch))
     return TTFSResult(t_out=t_out, y=y, counts=counts)
 
 

@@ -54,6 +54,13 @@ class _Port:
         self.payload = getattr(dut, f"{name}__payload")
 
 
+def _bit(handle, name, cycle):
+    v = handle.value
+    if not v.is_resolvable:
+        raise SimulationMismatch(cycle, name, "0 or 1", v.binstr, "X or Z on a handshake signal")
+    return int(v)
+
+
 class StreamSource(_Port):
     """Drives beats into an input stream; ``idle`` is a 0/1 pattern gating valid."""
 
@@ -72,15 +79,19 @@ class StreamSource(_Port):
         return not self.queue
 
     def drive(self):
-        self._offered = bool(self.queue) and next(self._gate) == 1
+        # a beat once offered stays offered until it is taken (valid never drops on a pending
+        # beat); the idle pattern only delays the start of the next beat
+        if not self._offered:
+            self._offered = bool(self.queue) and next(self._gate) == 1
         self.valid.value = int(self._offered)
         if self.queue:
             self.payload.value = pack(self.fields, self.queue[0])
 
     def sample(self, cycle):
-        if self._offered and int(self.ready.value):
+        if self._offered and _bit(self.ready, f"{self.name}.ready", cycle):
             self.accepted.append(cycle)
             self.queue.pop(0)
+            self._offered = False
 
 
 class StreamSink(_Port):
@@ -97,8 +108,12 @@ class StreamSink(_Port):
         self.ready.value = int(self._ready)
 
     def sample(self, cycle):
-        if self._ready and int(self.valid.value):
-            self.beats.append((cycle, unpack(self.fields, int(self.payload.value))))
+        if self._ready and _bit(self.valid, f"{self.name}.valid", cycle):
+            value = self.payload.value
+            if not value.is_resolvable:          # X or Z on a transferred beat: a mismatch, not a crash
+                self.beats.append((cycle, f"unresolved {value.binstr}"))
+            else:
+                self.beats.append((cycle, unpack(self.fields, int(value))))
 
 
 class TB:
@@ -152,7 +167,7 @@ def compare_beats(port, fields, expected, got):
                                      f"only {len(got)} of {len(expected)} beats arrived")
         cycle, act = got[k]
         if act != exp:
-            if isinstance(exp, dict):
+            if isinstance(exp, dict) and isinstance(act, dict):
                 for name in exp:
                     if act.get(name) != exp[name]:
                         raise SimulationMismatch(cycle, f"{port}.{name}", exp[name], act.get(name),

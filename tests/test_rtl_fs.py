@@ -45,6 +45,13 @@ def test_general_tables(p):
     verify("fs", p, n_random=25)
 
 
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_general_tables_each_simulator(simulator):
+    """Table ROMs must be defined from time 0 on every simulator (Icarus included)."""
+    p = FSParams(K=4, x_bits=8, T=(5, -3, 2, 1), h=(4, 2, -1, 3), d=(1, 2, 3, 4))
+    verify("fs", p, simulator=simulator, n_random=20)
+
+
 def test_stalls_keep_results():
     """Idle input cycles and output back-pressure change timing only."""
     verify("fs", FSParams.relu(8, 10), n_random=30, idle={"i": [1, 0, 0, 1]}, ready={"o": [1, 1, 0]})

@@ -167,6 +167,20 @@ def test_default_thresholds_mean_zero_bias():
     assert TTFSParams(weights=((1,),), slope_shift=3, out_bits=None).thresholds == (8,)
 
 
+def test_cycle_count_is_the_rtl_schedule():
+    """Counts.cycles = inferences·(ticks + fixed output beats) + input spikes + output spikes:
+    one cycle per input event, per tick advance and per output beat (hdl/ttfs.py)."""
+    p = TTFSParams.from_relu_layer([[1]], [0], 0, 3, 3)            # y = x, 15 ticks
+    assert (p.ticks, p.fixed_out_beats, p.cycles_per_inference_min) == (15, 1, 16)
+    t = times_from_values(np.array([[0], [7], [3]]), 3)            # no spike, at 0, at 4
+    for model in (ttfs_ticks, ttfs_golden):
+        c = model(p, t).counts
+        assert (c.spikes, c.synaptic_adds, c.cycles) == (2, 2, 3 * 16 + 2 + 2)
+    q = TTFSParams.from_relu_layer([[1, 2], [3, 4], [5, 6]], [0, 0, 0], 0, 3, None)
+    assert (q.ticks, q.fixed_out_beats) == (8, 3)
+    assert ttfs_golden(q, np.array([[0, -1], [7, 7]])).counts.cycles == 2 * (8 + 3) + 3
+
+
 # --------------------------------------------------------- (3) spike counts
 
 @given(layer=layers(spiking=True), data=st.data())
