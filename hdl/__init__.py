@@ -12,7 +12,8 @@ from ..models.errors import ConfigError
 __all__ = ["HDL_CORES", "build_core", "generate_verilog", "component_class"]
 
 #: core name -> (module, component class name)
-HDL_CORES = {"fs": ("fs", "FSNeuron"), "amos": ("amos", "AMOSUnit"), "ttfs": ("ttfs", "TTFSLayer")}
+HDL_CORES = {"fs": ("fs", "FSNeuron"), "amos": ("amos", "AMOSUnit"), "ttfs": ("ttfs", "TTFSLayer"),
+             "lif": ("lif", "LIFLayer")}
 
 
 def component_class(name):

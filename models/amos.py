@@ -159,6 +159,11 @@ class AMOSParams(Params):
         return signed_bits(lo, hi) if lo < 0 else unsigned_bits(hi)
 
     @property
+    def op_widths(self):
+        """Bit widths of the counted operations, for the energy proxy (gate potentials u)."""
+        return {"add": self.u_bits, "state": self.u_bits, "word": 0, "mult": self.x_bits}
+
+    @property
     def latency(self):
         """Cycles from accepting x to the spikes: one pipeline stage per neuron."""
         return self.K

@@ -119,6 +119,13 @@ class FSParams(Params):
         return signed_bits(lo, hi) if lo < 0 else unsigned_bits(hi)
 
     @property
+    def op_widths(self):
+        """Bit widths of the counted operations, for the energy proxy: decode adds (y),
+        residual updates (v), table reads (0: the ReLU form reads no table)."""
+        word = 0 if self.is_relu else max(signed_bits(min(t), max(t)) for t in (self.T, self.h, self.d))
+        return {"add": self.y_bits, "state": self.v_bits, "word": word, "mult": 0}
+
+    @property
     def latency(self):
         """Cycles from accepting x to the last spike (one step per cycle)."""
         return self.K

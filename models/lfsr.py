@@ -14,19 +14,27 @@ Rate encoder: at time step t (0-based) input j (0-based) gets draw number
 t·n_in + j (raster order) and spikes iff x_j > r. So P(spike) = x_j / 2^bits.
 The LFSR is re-seeded at the start of every inference, which makes results
 independent of batch order.
+
+Hardware (``hdl/lfsr.py``): the step is linear over GF(2), so ``leap`` steps
+are one matrix, :attr:`LFSRParams.leap_masks`, derived here from
+:func:`lfsr_step` itself; a draw is one XOR per state bit, in one cycle.
+:class:`RateEncoderParams` describes the encoder circuit (input width, n_in,
+T) and its schedule; :func:`rate_encoder_golden` runs it on the golden model.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
-from .base import Params, check_int, check_int_array, check_int_seq, check_width
+from .base import (Counts, Params, check_int, check_int_array, check_int_seq, check_width, set_field,
+                   unsigned_bits)
 from .errors import ConfigError
 
-__all__ = ["LFSRParams", "lfsr_step", "lfsr_draws", "rate_encode"]
+__all__ = ["LFSRParams", "lfsr_step", "lfsr_draws", "rate_encode", "RateEncoderParams",
+           "RateEncoderResult", "rate_encoder_golden"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,22 @@ class LFSRParams(Params):
         object.__setattr__(self, "taps", tuple(sorted(taps, reverse=True)))
         check_int("seed", self.seed, 1, (1 << w) - 1)
         check_int("leap", self.leap, 1, 1024)
+
+    @cached_property
+    def leap_masks(self):
+        """The leap-forward matrix over GF(2): entry k is the bit mask of the state bits
+        whose XOR is bit k of the state ``leap`` steps later.
+
+        Derived from :func:`lfsr_step` by linearity (no constant term): column i is the
+        image of the unit state 1 << i after ``leap`` steps.
+        """
+        cols = []
+        for i in range(self.width):
+            s = 1 << i
+            for _ in range(self.leap):
+                s = lfsr_step(self, s)
+            cols.append(s)
+        return tuple(sum(((c >> k) & 1) << i for i, c in enumerate(cols)) for k in range(self.width))
 
 
 def lfsr_step(p: LFSRParams, state: int) -> int:
@@ -103,3 +127,93 @@ def rate_encode(p: LFSRParams, x, bits: int, time_steps: int) -> np.ndarray:
     n_in = x.shape[-1]
     r = lfsr_draws(p, time_steps * n_in, bits).reshape(time_steps, n_in)
     return (x[..., None, :] > r).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class RateEncoderParams(Params):
+    """The LFSR rate encoder circuit: n_in unsigned inputs, T steps (not a registered core).
+
+    Parameters
+    ----------
+    lfsr : LFSRParams (or its dict)
+        The random source. Default ``LFSRParams()``.
+    in_bits : int
+        Width of the unsigned inputs x_j, 1..lfsr.width; a draw has as many bits. Default 8.
+    n_in : int
+        Inputs per inference, ≥ 1. Default 8.
+    time_steps : int
+        T ≥ 1. Default 16.
+
+    Schedule (one draw per cycle; o.ready high, inputs back to back): the n_in inputs
+    take n_in cycles, then each step takes n_in draw cycles (a draw whose x_j > r is
+    presented as a spike beat in its cycle) and one end-of-step beat. The next
+    inference's first input is taken in the cycle of the last end beat, so
+    latency = initiation interval = n_in + T·(n_in + 1) − 1.
+    """
+
+    core = "rate_encoder"
+    lfsr: LFSRParams = LFSRParams()
+    in_bits: int = 8
+    n_in: int = 8
+    time_steps: int = 16
+
+    def __post_init__(self):
+        lf = self.lfsr
+        if isinstance(lf, dict):
+            lf = LFSRParams.from_dict(lf)
+        if not isinstance(lf, LFSRParams):
+            raise ConfigError(f"lfsr must be an LFSRParams or its dict, not {self.lfsr!r}")
+        set_field(self, "lfsr", lf)
+        check_int("in_bits", self.in_bits, 1)
+        if self.in_bits > lf.width:
+            raise ConfigError(f"input width {self.in_bits} exceeds the LFSR width {lf.width}")
+        check_int("n_in", self.n_in, 1, 1 << 16)
+        check_int("time_steps", self.time_steps, 1, 1 << 16)
+
+    def to_dict(self):
+        d = super().to_dict()
+        d["lfsr"] = self.lfsr.to_dict()
+        return d
+
+    @property
+    def index_bits(self):
+        """Width of the event index (0 .. n_in − 1), as the LIF layer's input."""
+        return unsigned_bits(self.n_in - 1)
+
+    @property
+    def draws_per_inference(self):
+        return self.time_steps * self.n_in
+
+    @property
+    def latency(self):
+        """Cycles from the first accepted input of an inference to its last end beat."""
+        return self.n_in + self.time_steps * (self.n_in + 1) - 1
+
+    @property
+    def initiation_interval(self):
+        """Cycles between the first inputs of consecutive inferences (back to back)."""
+        return self.latency
+
+    def cycles(self, inferences=1):
+        """First accepted input to last output beat of ``inferences`` back-to-back inferences."""
+        return inferences * self.initiation_interval
+
+
+@dataclass(frozen=True)
+class RateEncoderResult:
+    """``spikes`` (..., T, n_in) uint8 as :func:`rate_encode`, and ``counts``."""
+
+    spikes: np.ndarray
+    counts: Counts
+
+
+def rate_encoder_golden(p: RateEncoderParams, x) -> RateEncoderResult:
+    """Run the encoder on inputs x (..., n_in): :func:`rate_encode` plus the circuit's counts."""
+    x = check_int_array("x", x)
+    if x.ndim < 1 or x.shape[-1] != p.n_in:
+        raise ConfigError(f"x must have shape (..., {p.n_in}), not {x.shape}")
+    s = rate_encode(p.lfsr, x, p.in_bits, p.time_steps)
+    n = int(np.prod(x.shape[:-1]))
+    counts = Counts(inferences=n, spikes=int(s.sum()), state_updates=n * p.draws_per_inference,
+                    cycles=p.cycles(n))
+    return RateEncoderResult(spikes=s, counts=counts)

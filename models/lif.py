@@ -13,6 +13,10 @@ non-spiking integrator (membrane readout).
 
 Readouts (output layer): spike count, final membrane s_T, or the van Rossum
 distance of eq. A.18–A.19 with a shift-and-add filter (:func:`van_rossum_classify`).
+
+Circuit (``hdl/lif.py``): all n_out neurons in parallel, one input event per
+cycle (the spikes of a step, then an end-of-step beat); the golden
+``Counts.cycles`` is the circuit's schedule, :meth:`LIFParams.cycles`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import numpy as np
 
 from .base import (DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array, check_int_seq,
                    check_weighted_layer, check_width, derived_width, exact_matmul, register_core,
-                   set_field, weight_sums)
+                   set_field, signed_bits, unsigned_bits, weight_sums)
 from .errors import ConfigError
 
 __all__ = ["LIFParams", "LIFResult", "lif_golden", "leak_factor", "check_leak_shifts",
@@ -118,6 +122,19 @@ class LIFParams(Params):
         return np.array(self.bias, dtype=np.int64)
 
     @cached_property
+    def current_interval(self):
+        """Range of one step's input current b_i + Σ_{j spiking} W_ij over every neuron and
+        every set of input spikes (it also bounds every partial sum taken in index order)."""
+        pos, neg = weight_sums(self.weights)
+        return (min(n + b for n, b in zip(neg, self.bias)),
+                max(p + b for p, b in zip(pos, self.bias)))
+
+    @property
+    def op_widths(self):
+        """Bit widths of the counted operations, for the energy proxy."""
+        return {"add": self.v_bits, "state": self.v_bits, "word": self.w_bits, "mult": 0}
+
+    @cached_property
     def v_interval(self):
         """Bound on s over T steps by iterating the worst case of the update."""
         pos, neg = weight_sums(self.weights)
@@ -133,6 +150,45 @@ class LIFParams(Params):
                 break
             lo, hi = new_lo, new_hi
         return min(lo, i_lo), max(hi, i_hi, self.threshold)
+
+    # -- derived quantities of the circuit (read by hdl/lif.py and by the golden model) --
+    @property
+    def acc_bits(self):
+        """Signed width of the per-step current accumulator (holds :attr:`current_interval`)."""
+        return signed_bits(*self.current_interval)
+
+    @property
+    def in_index_bits(self):
+        """Width of the input event index (0 .. n_in − 1)."""
+        return unsigned_bits(self.n_in - 1)
+
+    @property
+    def out_index_bits(self):
+        """Width of the output index (0 .. n_out − 1)."""
+        return unsigned_bits(self.n_out - 1)
+
+    def out_beats(self, spikes_out, inferences=1):
+        """Output beats: spiking, one per spike plus one end-of-step beat per step;
+        non-spiking, n_out membrane beats per inference."""
+        if self.spiking:
+            return spikes_out + inferences * self.time_steps
+        return inferences * self.n_out
+
+    def cycles(self, spikes_in, spikes_out, inferences=1):
+        """Cycles from the first accepted input beat to the last output beat, back to back.
+
+        The layer takes one input beat per cycle (spikes_in + T per inference) and
+        presents one output beat per cycle; input waits while a step's spikes (or the
+        final membranes) are presented, except on the last beat of each output group,
+        where the next input beat is taken in the same cycle. Hence
+        in_beats + out_beats − groups, groups = T per inference if spiking, else 1::
+
+            spiking:      spikes_in + spikes_out + T·inferences
+            non-spiking:  spikes_in + (T + n_out − 1)·inferences
+        """
+        groups = self.time_steps if self.spiking else 1
+        in_beats = spikes_in + inferences * self.time_steps
+        return in_beats + self.out_beats(spikes_out, inferences) - inferences * groups
 
 
 @dataclass(frozen=True)
@@ -167,7 +223,8 @@ def lif_golden(p: LIFParams, spikes_in) -> LIFResult:
     in_spikes = int(s_in.sum())
     counts = Counts(inferences=n, spikes=int(out.sum()), synaptic_adds=in_spikes * p.n_out,
                     state_updates=n * p.time_steps * p.n_out * (len(p.leak_shifts) + 1),
-                    memory_reads=in_spikes * p.n_out, cycles=n * p.time_steps + in_spikes)
+                    memory_reads=in_spikes * p.n_out,
+                    cycles=p.cycles(in_spikes, int(out.sum()), n))
     return LIFResult(spikes=out, v=s, counts=counts)
 
 

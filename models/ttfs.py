@@ -245,6 +245,12 @@ class TTFSParams(Params):
         return inferences * (self.ticks + self.fixed_out_beats) + in_spikes + out_spikes
 
     @property
+    def op_widths(self):
+        """Bit widths of the counted operations, for the energy proxy: slope adds per
+        input spike, potential updates per tick, weight reads."""
+        return {"add": self.slope_bits, "state": self.v_bits, "word": self.w_bits, "mult": 0}
+
+    @property
     def latency(self):
         """None: data-dependent (see :meth:`cycle_count`); no fixed latency to check."""
         return None

@@ -172,11 +172,11 @@ def verify_encoder(ep, *, simulator="verilator", n_random=20, seed=0, inputs=Non
     want = {"spikes": tx.counts.spikes}
     if not stalls:
         want["cycles"] = tx.counts.cycles
-        bad = [(k, key, v) for key in ("latency", "interval") for k, v in enumerate(m[key])
-               if v != ep.latency]
+        doc = {"latency": ep.latency, "interval": ep.initiation_interval}
+        bad = [(k, key, v) for key in doc for k, v in enumerate(m[key]) if v != doc[key]]
         if bad:
             k, key, v = bad[0]
-            raise SimulationMismatch(res.accepted["i"][k * ep.n_in], key, ep.latency, v,
+            raise SimulationMismatch(res.accepted["i"][k * ep.n_in], key, doc[key], v,
                                      f"{simulator}, rate encoder, input {k}: documented {key} not met")
     _check_counts("rate encoder", simulator, m, want)
     return {"simulator": simulator, "inputs": len(inputs), "wall_s": round(wall, 2),
@@ -204,6 +204,7 @@ class EncoderLIF(wiring.Component):
 
     def __init__(self, ep, p):
         if ep.n_in != p.n_in or ep.time_steps != p.time_steps:
+            self._MustUse__silence = True
             raise ConfigError(f"encoder (n_in={ep.n_in}, T={ep.time_steps}) does not match the LIF "
                               f"layer (n_in={p.n_in}, T={p.time_steps})")
         self.enc, self.lif = LFSREncoder(ep), LIFLayer(p)

@@ -6,7 +6,8 @@ from hypothesis import given, strategies as st
 
 from factories import exact, vectors
 from spikeforge.models.errors import ConfigError, WidthError
-from spikeforge.models.lfsr import LFSRParams, lfsr_draws, lfsr_step, rate_encode
+from spikeforge.models.lfsr import (LFSRParams, RateEncoderParams, lfsr_draws, lfsr_step, rate_encode,
+                                    rate_encoder_golden)
 
 
 def naive_step(state, width, taps):
@@ -62,7 +63,8 @@ def test_default_polynomial_has_maximal_period():
     assert n == 2**16 - 1
 
 
-@pytest.mark.parametrize("width, taps, period", [(4, (4, 3), 15), (5, (5, 3), 31), (4, (4, 2), 6)])
+@pytest.mark.parametrize("width, taps, period", [(4, (4, 3), 15), (5, (5, 3), 31), (4, (4, 2), 6),
+                                                 (8, (8, 6, 5, 4), 255)])
 def test_small_periods(width, taps, period):
     p = LFSRParams(width=width, taps=taps, seed=1, leap=1)
     s, n = 1, 0
@@ -161,3 +163,64 @@ def test_negative_lengths_rejected():
         rate_encode(LFSRParams(), np.array([1]), 4, -1)
     with pytest.raises(ConfigError, match=exact("n must be >= 0, not -2")):
         lfsr_draws(LFSRParams(), -2, 4)
+
+
+# ------------------------------------------------------------ leap-forward matrix
+
+def apply_masks(masks, state):
+    """Bit k of the result = parity of (state & masks[k])."""
+    return sum((bin(state & m).count("1") & 1) << k for k, m in enumerate(masks))
+
+
+@given(seed=st.integers(1, 2**16 - 1), leap=st.integers(1, 40))
+def test_leap_masks_equal_leap_single_steps(seed, leap):
+    p = LFSRParams(seed=seed, leap=leap)
+    expect = seed
+    for _ in range(leap):
+        expect = naive_step(expect, 16, (16, 15, 13, 4))
+    assert apply_masks(p.leap_masks, seed) == expect
+
+
+def test_leap_masks_by_hand():
+    """One step of the 4-bit x^4 + x^3 + 1 LFSR: bit 0 = b3 ^ b2, bit k = b(k−1)."""
+    assert LFSRParams(width=4, taps=(4, 3), seed=1, leap=1).leap_masks == (0b1100, 0b0001, 0b0010, 0b0100)
+    p = LFSRParams(width=8, taps=(8, 6, 5, 4), seed=3, leap=16)
+    assert all(apply_masks(p.leap_masks, s) == naive_draws(s, 8, (8, 6, 5, 4), 16, 8, 1)[0]
+               for s in range(1, 256))
+
+
+# ---------------------------------------------------------------- encoder params
+
+def test_encoder_schedule_and_counts():
+    ep = RateEncoderParams(lfsr=LFSRParams(leap=3), in_bits=4, n_in=3, time_steps=5)
+    assert ep.latency == ep.initiation_interval == 3 + 5 * 4 - 1
+    assert ep.cycles(4) == 4 * ep.latency and ep.index_bits == 2
+    x = np.array([[3, 9, 15], [0, 0, 1]])
+    r = rate_encoder_golden(ep, x)
+    np.testing.assert_array_equal(r.spikes, rate_encode(ep.lfsr, x, 4, 5))
+    assert (r.counts.inferences, r.counts.spikes, r.counts.cycles) == (2, int(r.spikes.sum()), 2 * ep.latency)
+    with pytest.raises(ConfigError, match=exact("x must have shape (..., 3), not (2,)")):
+        rate_encoder_golden(ep, np.array([1, 2]))
+
+
+def test_encoder_params_json_round_trip():
+    ep = RateEncoderParams(lfsr=LFSRParams(width=8, taps=(8, 6, 5, 4), seed=7, leap=1), in_bits=4,
+                           n_in=3, time_steps=5)
+    d = ep.to_dict()
+    assert d["type"] == "rate_encoder" and d["lfsr"]["type"] == "lfsr"
+    assert RateEncoderParams.from_json(ep.to_json()) == ep
+    assert RateEncoderParams.from_dict(d) == ep
+    assert RateEncoderParams(lfsr=d["lfsr"], in_bits=4, n_in=3, time_steps=5) == ep
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(in_bits=17), "input width 17 exceeds the LFSR width 16"),
+    (dict(in_bits=0), "in_bits must be >= 1, not 0"),
+    (dict(n_in=0), "n_in must be >= 1, not 0"),
+    (dict(time_steps=0), "time_steps must be >= 1, not 0"),
+    (dict(lfsr=5), "lfsr must be an LFSRParams or its dict, not 5"),
+    (dict(lfsr={"width": 1}), "width must be >= 2, not 1"),
+])
+def test_encoder_params_invalid(kwargs, msg):
+    with pytest.raises(ConfigError, match=exact(msg)):
+        RateEncoderParams(**kwargs)

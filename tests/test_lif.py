@@ -137,7 +137,32 @@ def test_counts():
     s = np.array([[1, 0, 1], [0, 0, 0], [1, 1, 1]])
     c = lif_golden(p, s).counts
     assert (c.inferences, c.spikes, c.synaptic_adds, c.memory_reads) == (1, 2, 5, 5)
-    assert (c.state_updates, c.cycles) == (3 * 1 * 2, 3 + 5)
+    # circuit schedule: in beats 5 + 3, out beats 2 + 3, one overlap per step: 5 + 2 + 3
+    assert (c.state_updates, c.cycles) == (3 * 1 * 2, 5 + 2 + 3)
+    assert c.cycles == p.cycles(5, 2)
+
+
+def test_cycles_formula():
+    """spikes_in + spikes_out + T per inference (spiking); spikes_in + T + n_out − 1 (membrane)."""
+    p = LIFParams(weights=((1, 1, 1), (2, 0, -1)), threshold=2, leak_shifts=(1,), time_steps=3)
+    assert p.cycles(5, 2) == 10 and p.cycles(7, 4, inferences=2) == 7 + 4 + 6
+    q = p.replace(spiking=False)
+    assert q.cycles(5, 0) == 5 + 3 + 2 - 1 and q.cycles(7, 0, inferences=2) == 7 + 2 * 4
+    s = np.array([[[1, 0, 1], [0, 0, 0], [1, 1, 1]], [[0, 0, 0]] * 3])
+    r = lif_golden(q, s)
+    assert r.counts.cycles == 5 + 2 * (3 + 2 - 1)
+    r = lif_golden(p, s)
+    assert r.counts.cycles == 5 + int(r.spikes.sum()) + 2 * 3
+
+
+def test_circuit_widths():
+    """The accumulator holds b_i + any subset of row i; the index widths hold n − 1."""
+    p = LIFParams(weights=((3, -2, 5), (-7, 1, 1)), bias=(4, -1), threshold=30)
+    assert p.current_interval == (-1 - 7, 4 + 8)
+    assert p.acc_bits == 5
+    assert (p.in_index_bits, p.out_index_bits) == (2, 1)
+    assert LIFParams(weights=((1,),)).in_index_bits == 1
+    assert p.acc_bits <= p.v_bits
 
 
 # ------------------------------------------------------------------ validation
