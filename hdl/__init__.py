@@ -13,7 +13,7 @@ __all__ = ["HDL_CORES", "build_core", "generate_verilog", "component_class"]
 
 #: core name -> (module, component class name)
 HDL_CORES = {"fs": ("fs", "FSNeuron"), "amos": ("amos", "AMOSUnit"), "ttfs": ("ttfs", "TTFSLayer"),
-             "lif": ("lif", "LIFLayer")}
+             "lif": ("lif", "LIFLayer"), "if": ("rate_if", "IFLayer"), "ann": ("ann", "MACLayer")}
 
 
 def component_class(name):

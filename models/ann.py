@@ -7,8 +7,14 @@ For each output neuron i::
 
 ``out_bits = None`` is an output layer: y = acc (logits, no shift, no clamp).
 Right shifts are arithmetic (floor). Lanes: ``lanes`` multipliers work in
-parallel, each on one output neuron; a layer takes ceil(n_out/lanes)·n_in
-MAC cycles plus one cycle for re-quantization.
+parallel, each on one output neuron; the n_out neurons form G =
+ceil(n_out/lanes) groups processed one after another. Schedule (the RTL's,
+one input beat or one output beat per cycle): per group n_in MAC cycles,
+then one output beat per neuron of the group (re-quantized as it leaves);
+the first MAC cycle of the next group, or the first input of the next
+inference, shares the cycle of the previous group's last output beat. So an
+inference takes G·n_in + n_out − G cycles from its first input to its last
+output, and back to back a new inference starts every that many cycles.
 """
 
 from __future__ import annotations
@@ -93,6 +99,12 @@ class MACParams(Params):
     def b(self):
         return np.array(self.bias, dtype=np.int64)
 
+    @property
+    def op_widths(self):
+        """Bit widths of the counted operations, for the energy proxy."""
+        return {"add": self.acc_bits, "state": self.acc_bits, "word": self.w_bits,
+                "mult": max(self.w_bits, self.in_bits)}
+
     @cached_property
     def acc_interval(self):
         xlo, xhi = width_range(self.in_bits, self.in_signed)
@@ -104,8 +116,29 @@ class MACParams(Params):
         return min(lo, 0, *self.bias), max(hi, 0, *self.bias)
 
     @property
+    def groups(self):
+        """Neuron groups G = ceil(n_out / lanes), processed one after another."""
+        return math.ceil(self.n_out / self.lanes)
+
+    @property
+    def group_sizes(self):
+        """Neurons in each group: ``lanes`` each, the rest in the last one."""
+        return tuple(min(self.lanes, self.n_out - g * self.lanes) for g in range(self.groups))
+
+    @property
     def cycles_per_inference(self):
-        return math.ceil(self.n_out / self.lanes) * self.n_in + 1
+        """G·n_in MAC cycles + n_out output beats − G shared cycles (see the module docstring)."""
+        return self.groups * self.n_in + self.n_out - self.groups
+
+    @property
+    def latency(self):
+        """Cycles from an inference's first accepted input to its last output beat."""
+        return self.cycles_per_inference
+
+    @property
+    def initiation_interval(self):
+        """Cycles between the first inputs of back-to-back inferences."""
+        return self.cycles_per_inference
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,12 @@ Input: spikes s(t) of the previous layer, or with ``direct_input`` the
 constant integer input x (direct coding): the current W·x + b is then
 computed once per inference (n_in·n_out multiplications) and added every
 step. ``spiking = False`` is the non-spiking output integrator, read at T.
+
+Schedule (the RTL's; one input beat or one output beat per cycle, see
+:meth:`IFParams.cycles_per_inference`): spike input arrives as events, the
+spikes of step t in ascending index then an end-of-step beat; spike output
+leaves the same way, after the step's input. The first beat of the next
+step (or inference) is taken in the cycle of the last output beat.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import numpy as np
 
 from .base import (DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array,
                    check_weighted_layer, check_width, derived_width, exact_matmul, register_core,
-                   set_field, weight_sums, width_range)
+                   set_field, signed_bits, unsigned_bits, weight_sums, width_range)
 from .errors import ConfigError
 
 __all__ = ["IFParams", "IFResult", "if_golden"]
@@ -101,6 +107,13 @@ class IFParams(Params):
         lo = min(n * scale + b for n, b in zip(neg, self.bias))
         return lo, hi
 
+    @property
+    def op_widths(self):
+        """Bit widths of the counted operations, for the energy proxy (direct input multiplies
+        w_bits × in_bits once per inference)."""
+        return {"add": self.v_bits, "state": self.v_bits, "word": self.w_bits,
+                "mult": max(self.w_bits, self.in_bits)}
+
     @cached_property
     def v_interval(self):
         """Bound on m and v over T steps (soft reset keeps v < ϑ unless the input saturates)."""
@@ -116,8 +129,40 @@ class IFParams(Params):
         return lo, max(m_hi, th)
 
     @property
-    def cycles_per_step(self):
-        return 1
+    def current_bits(self):
+        """Signed width of the current register (b plus any partial sum of W·s or W·x)."""
+        return max(2, signed_bits(*self.current_interval))
+
+    @property
+    def in_index_bits(self):
+        """Width of an input spike event's index (at least 1)."""
+        return unsigned_bits(self.n_in - 1)
+
+    @property
+    def out_index_bits(self):
+        """Width of an output beat's neuron index (at least 1)."""
+        return unsigned_bits(self.n_out - 1)
+
+    def cycles_per_inference(self, in_spikes=0, out_spikes=0):
+        """Cycles from an inference's first input beat to its last output beat, input
+        back to back and output never stalled; the next inference's first beat is taken
+        in the cycle of the last output beat, so back-to-back runs add up exactly.
+
+        input beats + output beats + silent step cycles − beats sharing a cycle:
+
+        - spike input, spiking: (in_spikes + T) + (out_spikes + T) − T (each step's
+          output end beat shares its cycle with the next step's first input beat);
+        - spike input, non-spiking: (in_spikes + T) + n_out − 1;
+        - direct input, spiking: n_in + (out_spikes + T) − 1;
+        - direct input, non-spiking: n_in + (T − 1) + n_out − 1 (steps 1..T−1 are one
+          silent cycle each, step T is read out).
+
+        ``in_spikes``/``out_spikes`` may be NumPy arrays (one entry per inference).
+        """
+        T = self.time_steps
+        if self.direct_input:
+            return self.n_in + T + out_spikes - 1 if self.spiking else self.n_in + T + self.n_out - 2
+        return in_spikes + T + out_spikes if self.spiking else in_spikes + T + self.n_out - 1
 
 
 @dataclass(frozen=True)
@@ -160,14 +205,18 @@ def if_golden(p: IFParams, inp) -> IFResult:
         else:
             v = m
     n = int(np.prod(batch_shape))
+    out_spikes = int(out.sum())
+    out_k = out.sum(axis=(-2, -1), dtype=np.int64)                 # per inference
     if p.direct_input:
         macs = n * p.n_in * p.n_out
-        adds, mults, reads, cycles = macs + n * T * p.n_out, macs, macs, n * (p.n_in + T)
+        adds, mults, reads = macs + n * T * p.n_out, macs, macs
+        in_k = np.zeros(batch_shape, dtype=np.int64)
     else:
         in_spikes = int(inp.sum())
         adds, mults, reads = in_spikes * p.n_out, 0, in_spikes * p.n_out
-        cycles = n * T + in_spikes
-    counts = Counts(inferences=n, spikes=int(out.sum()), synaptic_adds=adds,
+        in_k = inp.sum(axis=(-2, -1))
+    cycles = int(np.broadcast_to(p.cycles_per_inference(in_k, out_k), batch_shape).sum())
+    counts = Counts(inferences=n, spikes=out_spikes, synaptic_adds=adds,
                     state_updates=n * T * p.n_out, multiplications=mults, memory_reads=reads,
                     cycles=cycles)
     return IFResult(spikes=out, v=v, counts=counts)

@@ -95,11 +95,6 @@ def _check_input(net, x):
     return x
 
 
-def _acc_widths(net, i):
-    p = net.mac_params(i)
-    return {"add": p.acc_bits, "state": p.acc_bits, "word": net.w_bits}
-
-
 # ---------------------------------------------------------------- engines
 
 def _run_ann(net, x):
@@ -115,8 +110,7 @@ def _run_ann(net, x):
         a = r.y
         if layer.out_bits is not None:
             acts.append(a)
-        stats.append(LayerStats(f"dense{i}", 0, r.counts,
-                                {**_acc_widths(net, i), "mult": max(net.w_bits, p.in_bits)}))
+        stats.append(LayerStats(f"dense{i}", 0, r.counts, p.op_widths))
     return a, stats, acts
 
 
@@ -150,8 +144,7 @@ def _run_digits(net, x, golden):
             acts.append(r.y)
         own = replace(r.counts, inferences=x.shape[0], cycles=0,
                       synaptic_adds=r.counts.synaptic_adds - r.counts.spikes)
-        state = p.v_bits if fs else p.u_bits
-        stats.append(LayerStats(name, u.shape[1], own, {"add": state, "state": state, "word": 0}))
+        stats.append(LayerStats(name, u.shape[1], own, p.op_widths))
         # receiving side of dense layer i
         acc = _decode_digits(r.z, layer.W, p.d, horner=p.is_relu) + layer.b
         check_width("acc_bits", acc, net.mac_params(i).acc_bits)
@@ -160,7 +153,7 @@ def _run_digits(net, x, golden):
         recv = Counts(inferences=batch, synaptic_adds=spikes_in * layer.n_out,
                       state_updates=batch * layer.n_out * (K_in if fs and p.is_relu else 1),
                       memory_reads=spikes_in * layer.n_out, cycles=batch * steps + spikes_in)
-        stats.append(LayerStats(f"dense{i}", 0, recv, _acc_widths(net, i)))
+        stats.append(LayerStats(f"dense{i}", 0, recv, net.mac_params(i).op_widths))
         if layer.out_bits is None:
             return acc, stats, acts
         u = floor_shift(acc, layer.shift)
@@ -172,7 +165,7 @@ def _run_ttfs(net, x):
     variant = net.options["variant"]
     t = times_from_values(x, net.input_bits, variant)
     stats = [LayerStats("input", x.shape[1], Counts(inferences=x.shape[0], spikes=int((t >= 0).sum())),
-                        {"add": 1, "state": 1, "word": 0})]
+                        {})]
     acts, window = [], (1 << net.input_bits) - 1
     for i, layer in enumerate(net.layers):
         if isinstance(layer, MaxPool):
@@ -185,8 +178,7 @@ def _run_ttfs(net, x):
             continue
         p = layer_params(net, i)
         r = ttfs_golden(p, t)
-        widths = {"add": p.slope_bits, "state": p.v_bits, "word": p.w_bits}
-        stats.append(LayerStats(f"dense{i}", layer.n_out if p.spiking else 0, r.counts, widths))
+        stats.append(LayerStats(f"dense{i}", layer.n_out if p.spiking else 0, r.counts, p.op_widths))
         if not p.spiking:
             return r.y, stats, acts
         acts.append(r.y)
@@ -200,14 +192,13 @@ def _run_lif(net, x):
     T = o["time_steps"]
     s = rate_encode(LFSRParams.from_dict(o["lfsr"]), x, net.input_bits, T)
     stats = [LayerStats("input", x.shape[1], Counts(inferences=x.shape[0], spikes=int(s.sum())),
-                        {"add": 1, "state": 1, "word": 0})]
+                        {})]
     acts = []
     for i, layer in enumerate(net.layers):
         p = layer_params(net, i)
         r = lif_golden(p, s)
         out = layer.out_bits is None
-        stats.append(LayerStats(f"dense{i}", layer.n_out if p.spiking else 0, r.counts,
-                                {"add": p.v_bits, "state": p.v_bits, "word": p.w_bits}))
+        stats.append(LayerStats(f"dense{i}", layer.n_out if p.spiking else 0, r.counts, p.op_widths))
         if out:
             readout = o["readout"]
             if readout == "membrane":
@@ -233,9 +224,7 @@ def _run_if(net, x):
     for i, layer in enumerate(net.layers):
         p = layer_params(net, i)
         r = if_golden(p, a)
-        stats.append(LayerStats(f"dense{i}", layer.n_out if p.spiking else 0, r.counts,
-                                {"add": p.v_bits, "state": p.v_bits, "word": p.w_bits,
-                                 "mult": max(net.w_bits, net.input_bits)}))
+        stats.append(LayerStats(f"dense{i}", layer.n_out if p.spiking else 0, r.counts, p.op_widths))
         if layer.out_bits is None:
             return r.v, stats, acts
         acts.append(r.spikes.sum(axis=-2))

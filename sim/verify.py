@@ -29,11 +29,12 @@ def core_module(core):
 
 
 def verify(core, params, *, simulator="verilator", n_random=40, seed=0, inputs=None,
-           idle=None, ready=None, golden=None):
+           idle=None, ready=None, golden=None, waves=False):
     """Co-simulate ``core`` at ``params``; return the measured figures.
 
     ``golden`` may replace the module's ``transactions`` (tests use it to show
-    that a wrong golden model makes the comparison fail).
+    that a wrong golden model makes the comparison fail). With ``waves`` the
+    result also holds the circuit's bit toggles (see :mod:`spikeforge.sim.activity`).
     """
     mod = core_module(core)
     if inputs is None:
@@ -42,7 +43,7 @@ def verify(core, params, *, simulator="verilator", n_random=40, seed=0, inputs=N
     tx = (golden or mod.transactions)(params, inputs)
     t0 = time.perf_counter()
     res = cosim(core, params, build_core(core, params), tx.stimuli, tx.expected,
-                simulator=simulator, idle=idle, ready=ready)
+                simulator=simulator, idle=idle, ready=ready, waves=waves)
     wall = time.perf_counter() - t0
     measured = mod.timing(params, res)
     stalls = bool(idle or ready)
@@ -65,6 +66,7 @@ def verify(core, params, *, simulator="verilator", n_random=40, seed=0, inputs=N
                                          measured[key][k], f"{simulator}, core {core}, input {k}: "
                                          f"documented {key} formula not met")
     return {"core": core, "simulator": simulator, "inputs": len(inputs), "wall_s": round(wall, 2),
-            "sim_cycles": res.cycles, **{k: v for k, v in measured.items() if not isinstance(v, list)},
+            "sim_cycles": res.cycles, "toggles": res.toggles, "golden": tx.counts.to_dict(),
+            **{k: v for k, v in measured.items() if not isinstance(v, list)},
             "latency": sorted(set(measured.get("latency", []))),
             "interval": sorted(set(measured.get("interval", [])))}

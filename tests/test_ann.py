@@ -91,11 +91,14 @@ def test_inputs_beyond_in_bits_raise():
 
 def test_counts_and_lanes():
     p = MACParams(weights=((1, 2, 3, 4), (1, 1, 1, 1), (0, 0, 0, 1)), lanes=2)
-    assert p.cycles_per_inference == 2 * 4 + 1
+    assert (p.groups, p.group_sizes) == (2, (2, 1))
+    assert p.cycles_per_inference == 2 * 4 + 3 - 2          # G·n_in MAC + n_out beats − G shared
+    assert p.latency == p.initiation_interval == 9
     c = ann_golden(p, np.ones((5, 4), dtype=np.int64)).counts
     assert (c.inferences, c.multiplications, c.synaptic_adds, c.memory_reads) == (5, 60, 60, 60)
     assert (c.state_updates, c.cycles) == (15, 5 * 9)
-    assert MACParams(weights=((1,), (2,), (3,))).lanes == 3
+    one = MACParams(weights=((1,), (2,), (3,)))
+    assert one.lanes == 3 and one.cycles_per_inference == 1 + 3 - 1   # the output beats dominate
 
 
 # ------------------------------------------------------------------ validation

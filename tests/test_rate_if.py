@@ -133,12 +133,18 @@ def test_counts_direct_input():
     c = if_golden(p, np.array([[1, 1, 1], [0, 0, 0]])).counts
     assert (c.inferences, c.multiplications, c.memory_reads) == (2, 2 * 3 * 2, 2 * 3 * 2)
     assert c.state_updates == 2 * 4 * 2
+    s = if_golden(p, np.array([[1, 1, 1], [0, 0, 0]])).spikes.sum(axis=(-2, -1))  # per inference
+    assert c.cycles == sum(3 + 4 + int(k) - 1 for k in s)              # n_in + T + out_spikes − 1
+    assert p.replace(spiking=False).cycles_per_inference() == 3 + (4 - 1) + 2 - 1   # n_in + (T−1) + n_out − 1
 
 
 def test_counts_spike_input():
     p = IFParams(weights=((1, 2),), threshold=2, time_steps=3)
     c = if_golden(p, np.array([[1, 1], [0, 1], [0, 0]])).counts
-    assert (c.spikes, c.synaptic_adds, c.multiplications, c.cycles) == (2, 3, 0, 3 + 3)
+    # in_spikes + T + out_spikes: the spikes of each step leave after its input, one per cycle
+    assert (c.spikes, c.synaptic_adds, c.multiplications, c.cycles) == (2, 3, 0, 3 + 3 + 2)
+    assert p.cycles_per_inference(3, 2) == 8
+    assert p.replace(spiking=False).cycles_per_inference(3) == 3 + 3 + 1 - 1
 
 
 # --------------------------------------------------------------- validation
