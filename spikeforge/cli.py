@@ -121,22 +121,36 @@ def evaluate(design, dataset, split, limit, as_json):
 @cli.command()
 @_dataset_option("digits")
 @click.option("--out", "out_dir", default="spikeforge-report", show_default=True, help="Report folder.")
-@click.option("--quick", is_flag=True, help="Fewer sweep points.")
-def report(dataset, out_dir, quick):
-    """The main job: convert the reference net to every coding and write the
-    comparison report (Markdown, JSON, PNG)."""
+@click.option("--quick", is_flag=True, help="Fewer vectors, sweep points and K values.")
+@click.option("--golden-only", is_flag=True, help="Skip co-simulation and synthesis (golden models only).")
+@click.option("--network-dataset", type=click.Choice(["iris", "digits"]), default="iris", show_default=True,
+              help="Data set of the synthesized whole-network comparison.")
+def report(dataset, out_dir, quick, golden_only, network_dataset):
+    """The main job: convert the reference net to every coding, run the golden
+    models, co-simulate and synthesize every core (iCE40, ECP5, CMOS) and the
+    layer cores of a small network, and write the comparison report
+    (Markdown, HTML, PNG plots, JSON)."""
     from .models.io import check_writable
     from .synth.report import run_report
     check_writable(out_dir)
     progress = Progress()
-    files, data = run_report(out_dir, dataset, quick=quick, progress=progress)
+    files, data = run_report(out_dir, dataset, quick=quick, hardware=not golden_only,
+                             network_dataset=network_dataset, progress=progress)
     g = data["golden"]
     click.echo(f"{g['network']}: float accuracy {100 * g['float_accuracy']:.2f} %")
     click.echo(f"{'coding':6s} {'accuracy':>9s} {'agreement':>10s} {'spikes/neuron':>14s} {'energy pJ':>10s}")
     for c, e in g["codings"].items():
         click.echo(f"{c:6s} {100 * e['accuracy']:8.2f}% {100 * e['agreement']:9.2f}% "
                    f"{e['spikes_per_neuron']:14.3f} {e['energy_pj']['total']:10.1f}")
-    click.echo(f"report written to {os.path.join(out_dir, 'report.md')} in {data['wall_time_s']} s")
+    if "cores" in data:
+        click.echo(f"cores at K=8 / 8-bit on iCE40UP5K (harness included):")
+        click.echo(f"{'core':6s} {'LUT4':>6s} {'FF':>5s} {'LC':>5s} {'Fmax MHz':>9s} {'cycles/inf':>11s} "
+                   f"{'inf/s':>12s} {'pJ/inf':>9s}")
+        for r in data["cores"]["rows"]:
+            i = r["ice40"]
+            click.echo(f"{r['core']:6s} {i['luts']:6d} {i['ffs']:5d} {i['logic_cells']:5d} {i['fmax_mhz']:9.1f} "
+                       f"{r['cycles_per_inference']:11.2f} {r['inferences_per_s']:12,d} {r['energy_pj']:9.2f}")
+    click.echo(f"report written to {os.path.join(out_dir, 'report.md')} (and .html) in {data['wall_time_s']} s")
 
 
 @cli.command()

@@ -23,7 +23,7 @@ from ..models.energy import ENERGY_SOURCE, ENERGY_TABLE
 from ..models.evaluate import evaluate
 from ..models.io import atomic_dir
 from ..models.network import CODINGS, DEFAULT_OPTIONS, save_network
-from .report_md import render_markdown
+from .report_doc import render_html, render_markdown
 
 __all__ = ["golden_section", "environment", "write_report", "run_report"]
 
@@ -85,30 +85,51 @@ def golden_section(dataset="digits", *, quick=False, progress=lambda msg: None):
 
 
 def write_report(data, out_dir):
-    """Write report.md, report.json, report.png and the network JSON files atomically."""
-    from .plots import golden_figure
+    """Write report.md, report.html, report.json, the figures and the network designs atomically."""
+    from . import plots
 
     nets = data.get("_networks", {})
     public = {k: v for k, v in data.items() if not k.startswith("_")}
+    figures = [("report.png", "golden models: spikes, energy proxy, rate codings against T", plots.golden_figure),
+               ("pareto.png", "energy proxy against accuracy", plots.pareto_figure),
+               ("spikes_per_layer.png", "spikes per neuron per stage", plots.layer_spikes_figure)]
+    if "k_sweep" in public:
+        figures.append(("area_vs_k.png", "area against K", plots.area_k_figure))
+    public["figures"] = [(name, alt) for name, alt, _ in figures]
     with atomic_dir(out_dir) as tmp:
-        golden_figure(public, os.path.join(tmp, "report.png"))
+        for name, _alt, draw in figures:
+            draw(public, os.path.join(tmp, name))
         with open(os.path.join(tmp, "report.json"), "w") as f:
             json.dump(public, f, indent=1, sort_keys=True, default=float)
         with open(os.path.join(tmp, "report.md"), "w") as f:
             f.write(render_markdown(public))
+        with open(os.path.join(tmp, "report.html"), "w") as f:
+            f.write(render_html(public))
         if nets:
             os.makedirs(os.path.join(tmp, "designs"))
             for c, net in nets.items():
                 save_network(net, os.path.join(tmp, "designs", f"{net.name}-{c}.json"))
-    return [os.path.join(out_dir, n) for n in ("report.md", "report.json", "report.png")]
+    return [os.path.join(out_dir, n) for n in ("report.md", "report.html", "report.json")]
 
 
-def run_report(out_dir, dataset="digits", *, quick=False, progress=lambda msg: None):
-    """The main job: compute every section and write the report folder."""
+def run_report(out_dir, dataset="digits", *, quick=False, hardware=True, network_dataset="iris",
+               progress=lambda msg: None):
+    """The main job: compute every section and write the report folder.
+
+    ``hardware=False`` skips co-simulation and synthesis (golden models only).
+    """
     t0 = time.perf_counter()
     data = {"environment": environment()}
     data["golden"] = golden_section(dataset, quick=quick, progress=progress)
     data["_networks"] = data["golden"].pop("_networks")
+    if hardware:
+        from .flow import tool_versions
+        from .report_hw import cores_section, k_sweep, network_section
+        progress("checking the tools (the first call of each YoWASP tool compiles it, ~30 s each)")
+        data["environment"]["tools"] = tool_versions(["yosys", "nextpnr-ice40", "nextpnr-ecp5"])
+        data["cores"] = cores_section(quick=quick, progress=progress)
+        data["k_sweep"] = k_sweep(quick=quick, progress=progress)
+        data["network"] = network_section(network_dataset, progress=progress)
     data["wall_time_s"] = round(time.perf_counter() - t0, 2)
     progress(f"writing the report to {out_dir}")
     return write_report(data, out_dir), data

@@ -1,0 +1,203 @@
+"""The report as a list of blocks, rendered to Markdown and to HTML.
+
+Blocks: ``("h", level, text)``, ``("p", text)``, ``("table", headers, rows)``,
+``("img", path, alt)``. Each section function turns a part of the report
+data into blocks; both renderers read the same blocks.
+"""
+
+from __future__ import annotations
+
+import html
+
+__all__ = ["build_blocks", "render_markdown", "render_html", "LABELS"]
+
+LABELS = {"fs": "FS (few spikes)", "amos": "AMOS (at most one spike)", "ttfs": "TTFS (time to first spike)",
+          "lif": "shift-add LIF (rate, LFSR input)", "if": "rate IF (soft reset)", "ann": "integer ANN (MAC)"}
+
+
+def _f(v, digits=2):
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def _pct(v):
+    return "—" if v is None else f"{100 * v:.2f} %"
+
+
+# ---------------------------------------------------------------- sections
+
+def _golden(g):
+    b = [("h", 2, f"Golden models on {g['dataset']} ({g['network']})"),
+         ("p", f"Reference: scikit-learn MLPClassifier, ReLU, layer sizes {g['layer_sizes']}, "
+               f"{g['train_samples']} training / {g['test_samples']} test samples; float test accuracy "
+               f"{_pct(g['float_accuracy'])}. Quantized to 8-bit inputs, activations and weights "
+               f"(calibration: {g['quantization']['calibration']}), power-of-two shifts between layers.")]
+    rows = [[LABELS.get(c, c), _pct(e["accuracy"]), _pct(e["agreement"]),
+             e["spikes_per_neuron"] if c != "ann" else None, e["synaptic_ops"], e["multiplications"],
+             e["memory_reads"], e["energy_pj"]["total"], e["cycles"]] for c, e in g["codings"].items()]
+    b.append(("table", ["coding", "accuracy", "agreement with integer ANN", "spikes / neuron", "SOPs",
+                        "mults", "memory reads", "energy proxy (pJ)", "predicted cycles"], rows))
+    b.append(("p", "Per inference, averaged over the test set. SOPs: additions caused by spikes (or MAC "
+                   "additions for the ANN). Spikes / neuron counts every spiking stage, input encoding "
+                   "included. Predicted cycles: the layer cores' RTL cycle formulas (TTFS, LIF, IF, ANN, "
+                   "checked in co-simulation) and a receiver model for FS/AMOS layers, layers in sequence "
+                   "(see `spikeforge.models.simulate`)."))
+    b.append(("h", 3, "Spikes per layer"))
+    rows = [[c, l["name"], l["neurons"], l["spikes"], l["spikes_per_neuron"]]
+            for c, e in g["codings"].items() for l in e["layers"] if l["neurons"]]
+    b.append(("table", ["coding", "stage", "neurons", "spikes / inference", "spikes / neuron"], rows))
+    b.append(("h", 3, "Rate codings: accuracy against time steps"))
+    rows = [[s["coding"], s["norm"], s["time_steps"], _pct(s["accuracy"]), _pct(s["agreement"]),
+             s["spikes_per_neuron"], s["energy_pj"]] for s in g["rate_sweep"]]
+    b.append(("table", ["coding", "threshold norm", "T", "accuracy", "agreement", "spikes / neuron",
+                        "energy proxy (pJ)"], rows))
+    d = g["rate_defaults"]
+    b.append(("p", f"Defaults in the main table: IF T = {d['if']['time_steps']}, LIF T = "
+                   f"{d['lif']['time_steps']}, leak shifts {d['lif']['leak_shifts']}, readout "
+                   f"{d['lif']['readout']}; max norm. Robust norm = 99.9th percentile of the integer "
+                   "activations (Rueckauer et al. 2017, as used by Ding et al. 2021)."))
+    t = g["energy_table"]
+    b.append(("h", 3, "Energy proxy"))
+    b.append(("p", f"Counted operations × per-operation energy from {t['source']}: add 8/32 bit "
+                   f"{t['add8_pj']}/{t['add32_pj']} pJ, multiply 8/32 bit {t['mult8_pj']}/{t['mult32_pj']} "
+                   f"pJ, 8 kB SRAM 64-bit read {t['sram8kB_read64_pj']} pJ; other widths interpolated "
+                   "(see `spikeforge.models.energy`). A proxy, not a power measurement."))
+    return b
+
+
+def _cores(c):
+    b = [("h", 2, f"Cores at matched precision (K = {c['K']}, {c['bits']}-bit data)"),
+         ("p", "Each core co-simulated in cocotb on Verilator against its golden model (every output "
+               "beat equal; cycles, spikes and synaptic adds equal the model's counts) with a waveform for "
+               "the toggle count, then synthesized. iCE40UP5K figures include the 4-pin measurement "
+               "harness (its own cost in the last column); ECP5-85F is out of context. Latency and "
+               "throughput use the iCE40 Fmax. FS/AMOS are activation units without synapses; the layer "
+               "cores have one neuron with 8 synapses.")]
+    rows = []
+    for r in c["rows"]:
+        i, e, h = r["ice40"], r["ecp5"], r["ice40_harness"]
+        rows.append([r["core"], r["vectors"], r["cycles_per_inference"], r["latency_cycles"],
+                     i["luts"], i["ffs"], i["carry"], i["dsp"], i["logic_cells"], i["fmax_mhz"],
+                     e["luts"], e["ffs"], e["fmax_mhz"], r["transistors"], r["latency_ns"],
+                     r["inferences_per_s"], r["spikes_per_inference"], r["toggles_per_inference"],
+                     r["energy_pj"], r["energy_x_area_pj_lc"], f"{h['logic_cells']} LC / {h['ffs']} FF"])
+    b.append(("table", ["core", "vectors", "cycles / inf.", "latency (cycles)", "iCE40 LUT4", "iCE40 FF",
+                        "iCE40 carry", "iCE40 DSP", "iCE40 LC", "iCE40 Fmax (MHz)", "ECP5 LUT4", "ECP5 FF",
+                        "ECP5 Fmax (MHz)", "CMOS transistors", "latency (ns)", "inferences / s",
+                        "spikes / inf.", "toggles / inf.", "energy proxy (pJ / inf.)",
+                        "energy × area (pJ·LC)", "harness alone"], rows))
+    ann = next((r for r in c["rows"] if r["core"] == "ann"), None)
+    if ann and "ice40_dsp" in ann:
+        d = ann["ice40_dsp"]
+        b.append(("p", f"ANN MAC on iCE40 with `synth_ice40 -dsp`: {d['luts']} LUT4, {d['dsp']} SB_MAC16, "
+                       f"{d['logic_cells']} LC, {d['fmax_mhz']} MHz; without: {ann['ice40']['luts']} LUT4, "
+                       f"{ann['ice40']['logic_cells']} LC, {ann['ice40']['fmax_mhz']} MHz. The tables use "
+                       "the LUT multipliers (no DSP), so every coding is measured in the same fabric."))
+    muls = ", ".join(f"{r['core']} {r['mul_cells']}" for r in c["rows"])
+    b.append(("p", f"`$mul` cells before technology mapping: {muls}."))
+    return b
+
+
+def _ksweep(k):
+    b = [("h", 3, "Area against K (iCE40 logic cells, harness included)")]
+    cores = sorted({p["core"] for p in k["points"]}, key=list(LABELS).index)
+    rows = [[c] + [next((p["logic_cells"] for p in k["points"] if p["core"] == c and p["K"] == K), None)
+                   for K in k["K"]] for c in cores]
+    b.append(("table", ["core"] + [f"K = {K}" for K in k["K"]], rows))
+    b.append(("p", "FS/AMOS: K steps/neurons with K + 4-bit inputs; TTFS: K-bit windows; ANN: K-bit data."))
+    return b
+
+
+def _network(n):
+    b = [("h", 2, f"The {n['dataset']} network per coding: area and energy × area"),
+         ("p", "Every dense layer of the converted reference net synthesized as its layer core "
+               "(weights as constants) and summed; energy proxy and accuracy from the golden run on the "
+               "test set; latency = predicted cycles / lowest layer Fmax. Energy × area with Yosys's CMOS "
+               "transistor estimate is the cost function of Widmer et al. (2023), who found TTFS better "
+               "than an ANN on Iris in 7 nm. " + n["note"])]
+    rows = [[LABELS.get(r["coding"], r["coding"]), _pct(r["accuracy"]), r["logic_cells"], r["luts"], r["ffs"],
+             r["fits_up5k"], r["transistors"], r["fmax_mhz"], r["cycles"], r["latency_us"], r["energy_pj"],
+             r["energy_x_area_pj_transistors"], r["energy_x_area_vs_ann"]] for r in n["rows"]]
+    b.append(("table", ["coding", "accuracy", "iCE40 LC", "LUT4", "FF", "fits UP5K", "CMOS transistors",
+                        "Fmax (MHz)", "cycles", "latency (µs)", "energy proxy (pJ)",
+                        "energy × area (pJ·transistors)", "vs ANN"], rows))
+    return b
+
+
+def build_blocks(data):
+    env = data["environment"]
+    b = [("h", 1, "spikeforge comparison report"),
+         ("p", f"Produced by `{env['command']}` in {data['wall_time_s']} s on {env['platform']} "
+               f"({env['cpus']} CPUs), Python {env['python']}; "
+               + ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v)
+               + (f"; tools: {', '.join(f'{k}: {v}' for k, v in env.get('tools', {}).items())}"
+                  if env.get("tools") else "") + ".")]
+    if "golden" in data:
+        b += _golden(data["golden"])
+    if "cores" in data:
+        b += _cores(data["cores"])
+    if "k_sweep" in data:
+        b += _ksweep(data["k_sweep"])
+    if "network" in data:
+        b += _network(data["network"])
+    for png, alt in data.get("figures", []):
+        b.append(("img", png, alt))
+    b.append(("p", "Machine-readable: `report.json`. Network designs: `designs/`. All energy figures are "
+                   "proxies (operation counts × a cited table; RTL toggles), not power measurements."))
+    return b
+
+
+# -------------------------------------------------------------- renderers
+
+def render_markdown(data):
+    out = []
+    for blk in build_blocks(data):
+        if blk[0] == "h":
+            out += ["#" * blk[1] + " " + blk[2], ""]
+        elif blk[0] == "p":
+            out += [blk[1], ""]
+        elif blk[0] == "img":
+            out += [f"![{blk[2]}]({blk[1]})", ""]
+        else:
+            headers, rows = blk[1], blk[2]
+            out.append("| " + " | ".join(headers) + " |")
+            out.append("|" + "|".join("---" for _ in headers) + "|")
+            out += ["| " + " | ".join(_f(c) for c in r) + " |" for r in rows]
+            out.append("")
+    return "\n".join(out)
+
+
+def _inline(text):
+    """Escape, then render `code` spans."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if k % 2 else p for k, p in enumerate(parts))
+
+
+def render_html(data):
+    body = []
+    for blk in build_blocks(data):
+        if blk[0] == "h":
+            body.append(f"<h{blk[1]}>{_inline(blk[2])}</h{blk[1]}>")
+        elif blk[0] == "p":
+            body.append(f"<p>{_inline(blk[1])}</p>")
+        elif blk[0] == "img":
+            body.append(f'<p><img src="{html.escape(blk[1])}" alt="{html.escape(blk[2])}" '
+                        'style="max-width:100%"></p>')
+        else:
+            head = "".join(f"<th>{html.escape(h)}</th>" for h in blk[1])
+            rows = "".join("<tr>" + "".join(f"<td>{html.escape(_f(c))}</td>" for c in r) + "</tr>"
+                           for r in blk[2])
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+    style = ("body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
+             "th,td{border:1px solid #bbb;padding:3px 6px;text-align:right}"
+             "th{background:#eee}td:first-child{text-align:left}code{background:#f3f3f3}")
+    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>spikeforge comparison report"
+            f"</title><style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
