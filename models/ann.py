@@ -25,14 +25,14 @@ from functools import cached_property
 
 import numpy as np
 
-from .base import (DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array, check_weighted_layer, check_width,
+from .base import (WeightedLayer, DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array, check_weighted_layer, check_width,
                    exact_matmul, floor_shift, register_core, set_field, signed_bits, width_range)
 from .errors import ConfigError
 
 __all__ = ["MACParams", "MACResult", "ann_golden", "DEFAULT_WEIGHTS"]
 
 @dataclass(frozen=True)
-class MACParams(Params):
+class MACParams(WeightedLayer, Params):
     """An integer ANN layer computed by multiply-accumulate.
 
     Parameters
@@ -81,23 +81,6 @@ class MACParams(Params):
         else:
             check_int("acc_bits", self.acc_bits, 2, 62)
         set_field(self, "lanes", n_out if self.lanes is None else check_int("lanes", self.lanes, 1, n_out))
-
-    @property
-    def n_in(self):
-        return len(self.weights[0])
-
-    @property
-    def n_out(self):
-        return len(self.weights)
-
-    @cached_property
-    def W(self):
-        """Weights as an int64 array (n_out, n_in)."""
-        return np.array(self.weights, dtype=np.int64)
-
-    @cached_property
-    def b(self):
-        return np.array(self.bias, dtype=np.int64)
 
     @property
     def op_widths(self):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from functools import cached_property
 from dataclasses import dataclass, fields
 from typing import Any, Callable, ClassVar
 
@@ -20,7 +21,7 @@ __all__ = [
     "check_int", "check_int_seq", "check_matrix", "check_choice", "check_int_array",
     "signed_bits", "unsigned_bits", "width_range", "check_width", "derived_width", "MAX_STATE_BITS",
     "exact_matmul", "floor_shift", "round_shift",
-    "DEFAULT_WEIGHTS", "Counts", "Params", "set_field", "check_weighted_layer", "weight_sums", "CoreInfo", "register_core", "get_core", "core_names",
+    "DEFAULT_WEIGHTS", "Counts", "Params", "set_field", "check_weighted_layer", "weight_sums", "WeightedLayer", "CoreInfo", "register_core", "get_core", "core_names",
 ]
 
 # --------------------------------------------------------------------- checks
@@ -307,6 +308,38 @@ def check_weighted_layer(p):
                 raise ConfigError(f"weights[{i}][{j}] = {v} does not fit w_bits={p.w_bits} "
                                   f"(range [{lo}, {hi}])")
     return n_out, len(W[0])
+
+
+class WeightedLayer:
+    """Shape and array views shared by the weighted layer cores (``weights`` is n_out × n_in)."""
+
+    @property
+    def n_in(self):
+        return len(self.weights[0])
+
+    @property
+    def n_out(self):
+        return len(self.weights)
+
+    @cached_property
+    def W(self):
+        """Weights as an int64 array (n_out, n_in)."""
+        return np.array(self.weights, dtype=np.int64)
+
+    @cached_property
+    def b(self):
+        """Bias as an int64 array (cores with a bias)."""
+        return np.array(self.bias, dtype=np.int64)
+
+    @property
+    def in_index_bits(self):
+        """Width of an input event's index field (0 … n_in − 1, at least 1 bit)."""
+        return unsigned_bits(self.n_in - 1)
+
+    @property
+    def out_index_bits(self):
+        """Width of an output beat's index field (0 … n_out − 1, at least 1 bit)."""
+        return unsigned_bits(self.n_out - 1)
 
 
 def weight_sums(weights):

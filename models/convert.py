@@ -37,7 +37,7 @@ import numpy as np
 from .base import check_choice, check_int, check_int_array, signed_bits
 from .errors import ConfigError
 from .lif import check_leak_shifts
-from .network import DEFAULT_OPTIONS, LIF_READOUTS, Dense, MaxPool, Network
+from .network import DEFAULT_OPTIONS, LIF_READOUTS, Dense, Network
 from .ttfs import VARIANTS
 from .simulate import run_network
 

@@ -26,9 +26,9 @@ from functools import cached_property
 
 import numpy as np
 
-from .base import (DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array, check_int_seq,
+from .base import (WeightedLayer, DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array, check_int_seq,
                    check_weighted_layer, check_width, derived_width, exact_matmul, register_core,
-                   set_field, signed_bits, unsigned_bits, weight_sums)
+                   set_field, signed_bits, weight_sums)
 from .errors import ConfigError
 
 __all__ = ["LIFParams", "LIFResult", "lif_golden", "leak_factor", "check_leak_shifts",
@@ -57,7 +57,7 @@ def _leak(s, shifts):
 
 
 @dataclass(frozen=True)
-class LIFParams(Params):
+class LIFParams(WeightedLayer, Params):
     """A layer of shift-and-add LIF neurons.
 
     Parameters
@@ -102,24 +102,8 @@ class LIFParams(Params):
             check_int("v_bits", self.v_bits, 2, 62)
 
     @property
-    def n_in(self):
-        return len(self.weights[0])
-
-    @property
-    def n_out(self):
-        return len(self.weights)
-
-    @property
     def leak(self):
         return leak_factor(self.leak_shifts)
-
-    @cached_property
-    def W(self):
-        return np.array(self.weights, dtype=np.int64)
-
-    @cached_property
-    def b(self):
-        return np.array(self.bias, dtype=np.int64)
 
     @cached_property
     def current_interval(self):
@@ -156,16 +140,6 @@ class LIFParams(Params):
     def acc_bits(self):
         """Signed width of the per-step current accumulator (holds :attr:`current_interval`)."""
         return signed_bits(*self.current_interval)
-
-    @property
-    def in_index_bits(self):
-        """Width of the input event index (0 .. n_in − 1)."""
-        return unsigned_bits(self.n_in - 1)
-
-    @property
-    def out_index_bits(self):
-        """Width of the output index (0 .. n_out − 1)."""
-        return unsigned_bits(self.n_out - 1)
 
     def out_beats(self, spikes_out, inferences=1):
         """Output beats: spiking, one per spike plus one end-of-step beat per step;

@@ -25,16 +25,16 @@ from functools import cached_property
 
 import numpy as np
 
-from .base import (DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array,
+from .base import (WeightedLayer, DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array,
                    check_weighted_layer, check_width, derived_width, exact_matmul, register_core,
-                   set_field, signed_bits, unsigned_bits, weight_sums, width_range)
+                   set_field, signed_bits, weight_sums, width_range)
 from .errors import ConfigError
 
 __all__ = ["IFParams", "IFResult", "if_golden"]
 
 
 @dataclass(frozen=True)
-class IFParams(Params):
+class IFParams(WeightedLayer, Params):
     """A layer of rate-coded IF neurons with soft reset.
 
     Parameters
@@ -82,22 +82,6 @@ class IFParams(Params):
         else:
             check_int("v_bits", self.v_bits, 2, 62)
 
-    @property
-    def n_in(self):
-        return len(self.weights[0])
-
-    @property
-    def n_out(self):
-        return len(self.weights)
-
-    @cached_property
-    def W(self):
-        return np.array(self.weights, dtype=np.int64)
-
-    @cached_property
-    def b(self):
-        return np.array(self.bias, dtype=np.int64)
-
     @cached_property
     def current_interval(self):
         """Range of the per-step input current W·s + b."""
@@ -132,16 +116,6 @@ class IFParams(Params):
     def current_bits(self):
         """Signed width of the current register (b plus any partial sum of W·s or W·x)."""
         return max(2, signed_bits(*self.current_interval))
-
-    @property
-    def in_index_bits(self):
-        """Width of an input spike event's index (at least 1)."""
-        return unsigned_bits(self.n_in - 1)
-
-    @property
-    def out_index_bits(self):
-        """Width of an output beat's neuron index (at least 1)."""
-        return unsigned_bits(self.n_out - 1)
 
     def cycles_per_inference(self, in_spikes=0, out_spikes=0):
         """Cycles from an inference's first input beat to its last output beat, input

@@ -40,7 +40,7 @@ from .errors import ConfigError
 from .fs import FSParams, fs_golden
 from .lif import lif_golden, van_rossum_classify
 from .lfsr import LFSRParams, rate_encode
-from .network import Dense, MaxPool, Network, layer_params
+from .network import MaxPool, Network, layer_params
 from .rate_if import if_golden
 from .ttfs import times_from_values, ttfs_golden, ttfs_maxpool
 

@@ -38,7 +38,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .base import (DEFAULT_WEIGHTS, Counts, Params, check_choice, check_int, check_int_array,
+from .base import (WeightedLayer, DEFAULT_WEIGHTS, Counts, Params, check_choice, check_int, check_int_array,
                    check_int_seq, check_weighted_layer, check_width, derived_width, exact_matmul,
                    register_core, set_field, signed_bits, unsigned_bits, weight_sums)
 from .errors import ConfigError
@@ -51,7 +51,7 @@ NO_SPIKE = -1
 
 
 @dataclass(frozen=True)
-class TTFSParams(Params):
+class TTFSParams(WeightedLayer, Params):
     """A layer of TTFS integrate-and-fire neurons (multiplication-free).
 
     Parameters
@@ -118,14 +118,6 @@ class TTFSParams(Params):
 
     # -- derived quantities (read by the golden model and by hdl/ttfs.py) --
     @property
-    def n_in(self):
-        return len(self.weights[0])
-
-    @property
-    def n_out(self):
-        return len(self.weights)
-
-    @property
     def spiking(self):
         return self.out_bits is not None
 
@@ -153,10 +145,6 @@ class TTFSParams(Params):
     @property
     def ticks(self):
         return self.last_tick + 1
-
-    @cached_property
-    def W(self):
-        return np.array(self.weights, dtype=np.int64)
 
     @cached_property
     def theta(self):
@@ -194,19 +182,9 @@ class TTFSParams(Params):
 
     # -- interface widths and schedule of the RTL (hdl/ttfs.py) --
     @property
-    def in_index_bits(self):
-        """Width of the input event's ``index`` field (0 … n_in − 1, at least 1 bit)."""
-        return unsigned_bits(self.n_in - 1)
-
-    @property
     def in_tick_bits(self):
         """Width of the input event's ``tick`` field (0 … T0)."""
         return unsigned_bits(self.T0)
-
-    @property
-    def out_index_bits(self):
-        """Width of the output beat's ``index`` field (0 … n_out − 1, at least 1 bit)."""
-        return unsigned_bits(self.n_out - 1)
 
     @property
     def out_tick_bits(self):

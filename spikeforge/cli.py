@@ -143,7 +143,7 @@ def report(dataset, out_dir, quick, golden_only, network_dataset):
         click.echo(f"{c:6s} {100 * e['accuracy']:8.2f}% {100 * e['agreement']:9.2f}% "
                    f"{e['spikes_per_neuron']:14.3f} {e['energy_pj']['total']:10.1f}")
     if "cores" in data:
-        click.echo(f"cores at K=8 / 8-bit on iCE40UP5K (harness included):")
+        click.echo("cores at K=8 / 8-bit on iCE40UP5K (harness included):")
         click.echo(f"{'core':6s} {'LUT4':>6s} {'FF':>5s} {'LC':>5s} {'Fmax MHz':>9s} {'cycles/inf':>11s} "
                    f"{'inf/s':>12s} {'pJ/inf':>9s}")
         for r in data["cores"]["rows"]:

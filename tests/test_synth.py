@@ -1,7 +1,6 @@
 """Synthesis flow: real Yosys/nextpnr runs, parsing of their outputs, tool errors, cross-checks."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
