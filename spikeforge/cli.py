@@ -19,14 +19,40 @@ EXIT_INPUT, EXIT_TOOL, EXIT_INTERNAL = 2, 3, 4
 
 
 class Progress:
-    """Step lines on stderr: ``[12.3 s] message``."""
+    """Progress on stderr: ``progress(msg)`` for a step, ``progress(msg, done, total, task=…)``
+    for a long loop. On a terminal the loops are rich progress bars; otherwise (logs, CI)
+    every call is one timestamped line."""
 
     def __init__(self, quiet=False):
+        import sys
         self.quiet, self.t0 = quiet, time.perf_counter()
+        self.tty = sys.stderr.isatty()
+        self._bars, self._tasks = None, {}
 
-    def __call__(self, msg):
-        if not self.quiet:
-            click.echo(f"[{time.perf_counter() - self.t0:6.1f} s] {msg}", err=True)
+    def __call__(self, msg, done=None, total=None, task=None):
+        if self.quiet:
+            return
+        if total is None or not self.tty:
+            self._close()
+            counter = f"[{done}/{total}] " if total is not None else ""
+            click.echo(f"[{time.perf_counter() - self.t0:6.1f} s] {counter}{msg}", err=True)
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bars, TextColumn, TimeElapsedColumn
+        if self._bars is None:
+            self._bars = Bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                              TimeElapsedColumn(), transient=False)
+            self._bars.start()
+        key = task or msg
+        if key not in self._tasks:
+            self._tasks[key] = self._bars.add_task(key, total=total)
+        self._bars.update(self._tasks[key], completed=done, description=f"{key}: {msg}"[:90])
+        if done >= total:
+            self._close()
+
+    def _close(self):
+        if self._bars is not None:
+            self._bars.stop()
+            self._bars, self._tasks = None, {}
 
 
 def _dataset_option(default=None):
@@ -193,16 +219,22 @@ def generate(core, params, source, layer, output):
 @click.option("--dsp", is_flag=True, help="iCE40: map multipliers to SB_MAC16 DSPs (synth_ice40 -dsp).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def synth(core, target, params, source, layer, dsp, as_json):
-    """Synthesize CORE with Yosys and nextpnr (YoWASP) and print area and Fmax.
+    """Synthesize CORE (or a design / parameter JSON file) with Yosys and nextpnr
+    (YoWASP) and print area and Fmax.
 
     iCE40: the core sits in a 4-pin harness (serial inputs, XOR-reduced
     outputs), measured alone as well. ECP5: out of context. cmos: Yosys's
     transistor estimate. The first call of each YoWASP tool compiles it
     (~30 s); results are cached by the hash of the Verilog and tool versions.
     """
-    from .api import core_params
+    from .api import core_of_file, core_params
+    from .models.errors import ConfigError
     from .synth.core import synth_core
 
+    if core.endswith(".json"):                  # spikeforge synth design.json
+        if source is not None:
+            raise ConfigError("give the JSON file either as CORE or with --from, not both")
+        source, core = core, core_of_file(core)
     p = core_params(core, overrides=params, source=source, layer=layer)
     progress = Progress(quiet=as_json)
     progress("running synthesis (the first call of a YoWASP tool compiles it, ~30 s)")

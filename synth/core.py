@@ -19,7 +19,7 @@ def harness_verilog(core, params, null=False):
                            strip_internal_attrs=True)
 
 
-def synth_core(core, params, target, *, dsp=False, progress=lambda msg: None, cache=True):
+def synth_core(core, params, target, *, dsp=False, progress=lambda *a, **k: None, cache=True):
     """Synthesize ``core`` at ``params`` for ``target``; returns a SynthResult.
 
     On iCE40 the harness alone is synthesized as well and its figures are

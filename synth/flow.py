@@ -132,7 +132,7 @@ class Plan:
         blob = json.dumps([self.target, self.files, self.commands, tool_versions(tools)], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
-    def execute(self, progress=lambda msg: None, cache=True):
+    def execute(self, progress=lambda *a, **k: None, cache=True):
         """Run the plan (or reuse a cached result); returns a :class:`SynthResult`."""
         tools = sorted({c[0] for c in self.commands})
         exes = {t: tool_path(t) for t in tools}          # check every tool before starting

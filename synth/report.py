@@ -45,7 +45,7 @@ def environment():
             "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:])}
 
 
-def golden_section(dataset="digits", *, quick=False, progress=lambda msg: None):
+def golden_section(dataset="digits", *, quick=False, progress=lambda *a, **k: None):
     """Golden-model figures of every coding on ``dataset`` (dict, JSON-ready)."""
     progress(f"training the reference ReLU MLP on {dataset}")
     ds = load_dataset(dataset)
@@ -113,7 +113,7 @@ def write_report(data, out_dir):
 
 
 def run_report(out_dir, dataset="digits", *, quick=False, hardware=True, network_dataset="iris",
-               progress=lambda msg: None):
+               progress=lambda *a, **k: None):
     """The main job: compute every section and write the report folder.
 
     ``hardware=False`` skips co-simulation and synthesis (golden models only).

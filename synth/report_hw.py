@@ -55,7 +55,7 @@ def _synth_job(job):
     return synth_core(core, params, target, dsp=dsp).to_dict()
 
 
-def synth_many(jobs, progress=lambda msg: None, label="synthesis", workers=2):
+def synth_many(jobs, progress=lambda *a, **k: None, label="synthesis", workers=2):
     """Run (core, params, target, dsp) jobs in parallel processes; results in job order.
 
     Each Yosys/nextpnr run is single-threaded, so two processes keep two cores busy.
@@ -64,7 +64,7 @@ def synth_many(jobs, progress=lambda msg: None, label="synthesis", workers=2):
     with ProcessPoolExecutor(max_workers=workers) as ex:
         for k, res in enumerate(ex.map(_synth_job, jobs), 1):
             core, _p, target, dsp = jobs[k - 1]
-            progress(f"{label}: [{k}/{len(jobs)}] {core} on {target}{' with DSPs' if dsp else ''}")
+            progress(f"{core} on {target}{' with DSPs' if dsp else ''}", k, len(jobs), task=label)
             out.append(res)
     return out
 
@@ -77,7 +77,7 @@ def _energy_pj(p, golden):
     return energy_breakdown([LayerStats("core", 0, Counts(**golden), p.op_widths)])["total"]
 
 
-def cores_section(*, quick=False, progress=lambda msg: None, K=8, bits=8):
+def cores_section(*, quick=False, progress=lambda *a, **k: None, K=8, bits=8):
     """Every core at matched precision: measured on RTL and on three targets."""
     from ..sim.verify import verify
 
@@ -118,7 +118,7 @@ def cores_section(*, quick=False, progress=lambda msg: None, K=8, bits=8):
     return {"K": K, "bits": bits, "rows": rows}
 
 
-def k_sweep(*, quick=False, progress=lambda msg: None):
+def k_sweep(*, quick=False, progress=lambda *a, **k: None):
     """iCE40 logic cells against K for the cores whose size follows K."""
     Ks = (4, 8, 12) if quick else (4, 6, 8, 10, 12, 16)
     make = {"fs": lambda K: FSParams.relu(K, K + 4), "amos": lambda K: AMOSParams.relu(K, K + 4),
@@ -132,7 +132,7 @@ def k_sweep(*, quick=False, progress=lambda msg: None):
     return {"K": list(Ks), "points": points}
 
 
-def network_section(dataset="iris", *, progress=lambda msg: None):
+def network_section(dataset="iris", *, progress=lambda *a, **k: None):
     """The reference net in every layer-core coding: summed layer areas and golden figures."""
     from ..api import convert_model
     from ..models.convert import quantize_inputs
@@ -140,8 +140,15 @@ def network_section(dataset="iris", *, progress=lambda msg: None):
     from ..models.evaluate import evaluate
     from ..models.network import layer_params
 
+    from ..sim.network import verify_network
+
     nets = convert_model(dataset, codings=LAYER_CODINGS)
     ds = load_dataset(dataset)
+    x = quantize_inputs(ds.x_test, 8)
+    proven = {}
+    for c, net in nets.items():
+        progress(f"co-simulating the {dataset} {c} network layer by layer on {len(x)} test inputs")
+        proven[c] = verify_network(net, x)
     jobs, owners = [], []
     for c, net in nets.items():
         for i in net.dense_indices:
@@ -151,7 +158,7 @@ def network_section(dataset="iris", *, progress=lambda msg: None):
     res = synth_many(jobs, progress, f"synthesizing the {dataset} layers")
     rows = []
     for c, net in nets.items():
-        e = evaluate(net, quantize_inputs(ds.x_test, net.input_bits), ds.y_test)
+        e = evaluate(net, x, ds.y_test)
         mine = [(o, r) for o, r in zip(owners, res) if o[0] == c]
         ice = [r for (o, r) in mine if o[2] == "ice40-up5k"]
         cmos = [r for (o, r) in mine if o[2] == "cmos"]
@@ -161,11 +168,13 @@ def network_section(dataset="iris", *, progress=lambda msg: None):
         energy = e.energy_pj["total"]
         rows.append({
             "coding": c, "accuracy": e.accuracy, "agreement": e.agreement,
+            "rtl_bit_exact_inputs": len(x), "rtl_cycles": sum(v["cycles"] for v in proven[c]) / len(x),
             "layers": [{"layer": o[1], **_area(r)} for (o, r) in mine if o[2] == "ice40-up5k"],
             "logic_cells": lcs, "luts": sum(r["luts"] for r in ice), "ffs": sum(r["ffs"] for r in ice),
             "dsp": sum(r["dsp"] for r in ice), "fits_up5k": lcs <= 5280,
             "transistors": trans, "fmax_mhz": fmax, "cycles": round(e.cycles, 1),
-            "latency_us": round(e.cycles / fmax, 2), "energy_pj": round(energy, 1),
+            "latency_us": round(sum(v["cycles"] for v in proven[c]) / len(x) / fmax, 2),
+            "energy_pj": round(energy, 1),
             "spikes_per_neuron": round(e.spikes_per_neuron, 3),
             "energy_x_area_pj_lc": round(energy * lcs), "energy_x_area_pj_transistors": round(energy * trans),
         })

@@ -48,7 +48,7 @@ def run_point(core, base, point, target, dsp=False, cosim=False):
 
 
 def run_sweep(core, axes, target, out_csv, *, base=None, dsp=False, cosim=False, jobs=None,
-              progress=lambda msg: None):
+              progress=lambda *a, **k: None):
     """Run every grid point (in ``jobs`` processes) and append the rows to ``out_csv``
     and ``out_csv`` with the suffix ``.jsonl``. Returns the rows."""
     points = grid(axes)
@@ -73,7 +73,8 @@ def run_sweep(core, axes, target, out_csv, *, base=None, dsp=False, cosim=False,
                 fj.write(json.dumps(row) + "\n")
                 fc.flush()
                 fj.flush()
-                progress(f"[{k}/{len(points)}] {core} {row['params']}: "
+                progress(f"{core} {row['params']}: "
                          + (f"error: {row['error']}" if row.get("error") else
-                            f"{row.get('luts')} LUT, {row.get('ffs')} FF, {row.get('fmax_mhz')} MHz"))
+                            f"{row.get('luts')} LUT, {row.get('ffs')} FF, {row.get('fmax_mhz')} MHz"),
+                         k, len(points), task="sweep")
     return rows
