@@ -147,25 +147,27 @@ class AMOSUnit(wiring.Component):
                 m.d.comb += u.eq(_tree_sum(terms))
             z = Signal(i + 1, name=f"z{i + 1}")
             spike = ~u[-1]                 # Θ(u): sign bit clear
+            vin = self.i.valid if i == 0 else valid[i - 1]
+            load = Signal(name=f"load{i + 1}")   # data registers load valid beats only: bubbles
+            m.d.comb += load.eq(advance & vin)   # passing through switch nothing but valid bits
             with m.If(advance):
-                m.d.sync += [
-                    z.eq(spike if z_prev is None else Cat(z_prev, spike)),
-                    valid[i].eq(self.i.valid if i == 0 else valid[i - 1]),
-                ]
+                m.d.sync += valid[i].eq(vin)
+            with m.If(load):
+                m.d.sync += z.eq(spike if z_prev is None else Cat(z_prev, spike))
             if i < K - 1:
                 if p.shared_inhibition:
                     v_next = Signal(signed(n), name=f"v{i + 1}")
-                    with m.If(advance):
+                    with m.If(load):
                         m.d.sync += v_next.eq(v + Mux(spike, const(steps[i][1]), const(steps[i][0])))
                     v = v_next
                 if not p.folded_gains:
                     x_next = Signal(signed(p.x_bits), name=f"x{i + 1}")
-                    with m.If(advance):
+                    with m.If(load):
                         m.d.sync += x_next.eq(x)
                     x = x_next
                     if p.two_inputs:
                         x2_next = Signal(signed(p.x2_bits), name=f"x2_{i + 1}")
-                        with m.If(advance):
+                        with m.If(load):
                             m.d.sync += x2_next.eq(x2)
                         x2 = x2_next
             z_prev = z

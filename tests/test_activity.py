@@ -1,8 +1,10 @@
 """Switching activity: toggle counts from Verilator waveforms."""
 
 import numpy as np
+import pytest
 
-from spikeforge.hdl import build_core
+from spikeforge.hdl import HDL_CORES, build_core
+from spikeforge.models.base import get_core
 from spikeforge.models.fs import FSParams
 from spikeforge.sim import fs as fsvec
 from spikeforge.sim.activity import count_toggles
@@ -28,9 +30,12 @@ def _toggles(p, xs, **kw):
     return cosim("fs", p, build_core("fs", p), tx.stimuli, tx.expected, waves=True, **kw).toggles
 
 
-def test_idle_core_does_not_toggle():
-    p = FSParams.relu(8, 12)
-    assert _toggles(p, [], drain=40) == 0
+@pytest.mark.parametrize("core", sorted(HDL_CORES))
+def test_idle_core_does_not_toggle(core):
+    """No input (an all-zero, never-valid input stream): nothing in the circuit switches."""
+    p = get_core(core).params()
+    r = cosim(core, p, build_core(core, p), {"i": []}, {"o": []}, waves=True, drain=40)
+    assert r.toggles == 0, sorted(r.toggles_by_signal.items())[:5]
 
 
 def test_data_activity_ordering():

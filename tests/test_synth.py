@@ -88,3 +88,12 @@ def test_ice40_needs_a_harness():
     from spikeforge.models.errors import ConfigError
     with pytest.raises(ConfigError, match="harness"):
         prepare("module m; endmodule", "m", "ice40-up5k")
+
+
+def test_ann_mac_has_a_multiplier_and_uses_a_dsp_on_request():
+    from spikeforge.models.ann import MACParams
+    p = MACParams(in_bits=8, out_bits=8)
+    lut = synth_core("ann", p, "ice40-up5k")
+    dsp = synth_core("ann", p, "ice40-up5k", dsp=True)
+    assert lut.mul_cells >= 1 and lut.dsp == 0
+    assert dsp.dsp >= 1 and dsp.luts < lut.luts
