@@ -114,6 +114,18 @@ def _lock(path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _require_build_tools(sim):
+    """Verilator compiles the model to C++: it needs make and a C++ compiler."""
+    if sim != "verilator":
+        return
+    missing = [t for t in ("make",) if shutil.which(t) is None]
+    if not (shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")):
+        missing.append("a C++ compiler (g++)")
+    if missing:
+        raise ToolError(f"verilator needs {' and '.join(missing)} to build a simulation "
+                        "(on Debian: apt-get install g++ make)")
+
+
 def _tool_version(sim):
     if sim == "verilator":
         exe = verilator_bin() / "verilator"
@@ -152,6 +164,7 @@ def _build(verilog, top, sim, waves=False):
     The cocotb runner keeps what it built in the object, so the same object
     must run the test; rebuilding an up-to-date folder is a no-op for it.
     """
+    _require_build_tools(sim)
     version = _tool_version(sim)
     args = [f"-Wno-{w}" for w in VERILATOR_WAIVERS] + ["-Wno-fatal"] if sim == "verilator" else []
     recipe = f"{sim}\n{version}\n{args}\n{TIMESCALE}\nwaves={waves}\n{verilog}"

@@ -97,3 +97,19 @@ def test_ann_mac_has_a_multiplier_and_uses_a_dsp_on_request():
     dsp = synth_core("ann", p, "ice40-up5k", dsp=True)
     assert lut.mul_cells >= 1 and lut.dsp == 0
     assert dsp.dsp >= 1 and dsp.luts < lut.luts
+
+
+def test_missing_cxx_compiler_is_named(monkeypatch, tmp_path):
+    """Verilator without a C++ compiler: a clear ToolError before any build starts."""
+    from spikeforge.hdl import build_core
+    from spikeforge.sim.runner import cosim
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "make").write_text("#!/bin/sh\n")
+    (bindir / "make").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bindir))          # make only: no g++, no c++
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setenv("SPIKEFORGE_CACHE", str(tmp_path / "cache"))
+    p = FSParams.relu(3, 5)
+    with pytest.raises(ToolError, match=r"^verilator needs a C\+\+ compiler \(g\+\+\)"):
+        cosim("fs", p, build_core("fs", p), {"i": []}, {"o": []})
