@@ -9,7 +9,8 @@ import tempfile
 
 from .errors import ConfigError
 
-__all__ = ["atomic_write_text", "atomic_dir", "atomic_merge", "prepare_parent", "check_writable"]
+__all__ = ["atomic_write_text", "atomic_dir", "atomic_merge", "prepare_parent", "check_writable",
+           "read_json"]
 
 
 def prepare_parent(path):
@@ -20,6 +21,19 @@ def prepare_parent(path):
     except OSError as e:
         raise ConfigError(f"cannot create folder {parent}: {e.strerror}") from None
     return parent
+
+
+def read_json(path):
+    """Parse a JSON file; a missing, unreadable or malformed file is a one-line ConfigError."""
+    import json
+    path = os.fspath(path)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid JSON ({e})") from None
 
 
 def check_writable(path):

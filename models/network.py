@@ -25,11 +25,11 @@ import numpy as np
 
 from .amos import AMOSParams
 from .ann import MACParams
-from .base import (check_choice, check_int, check_int_seq, check_matrix, round_shift, signed_bits,
+from .base import (WeightedLayer, check_choice, check_int, check_int_seq, check_matrix, round_shift, signed_bits,
                    width_range)
 from .errors import ConfigError
 from .fs import FSParams
-from .io import atomic_write_text
+from .io import atomic_write_text, read_json
 from .lfsr import LFSRParams
 from .lif import DEFAULT_LEAK_SHIFTS, LIFParams, check_leak_shifts
 from .rate_if import IFParams
@@ -57,7 +57,7 @@ _CORE_KEYS = {"fs": {"T", "h", "d"}, "amos": {"c", "T", "d", "h"}, "ttfs": set()
 
 
 @dataclass(frozen=True)
-class Dense:
+class Dense(WeightedLayer):
     """A fully connected layer of the integer network.
 
     ``weights`` is n_out × n_in; ``out_bits`` None marks the output layer.
@@ -78,22 +78,6 @@ class Dense:
             check_int("out_bits", self.out_bits, 1, 16)
         if not isinstance(self.core, dict):
             raise ConfigError(f"core must be an object, not {self.core!r}")
-
-    @property
-    def n_in(self):
-        return len(self.weights[0])
-
-    @property
-    def n_out(self):
-        return len(self.weights)
-
-    @cached_property
-    def W(self):
-        return np.array(self.weights, dtype=np.int64)
-
-    @cached_property
-    def b(self):
-        return np.array(self.bias, dtype=np.int64)
 
     def to_dict(self):
         return {"type": "dense", "weights": [list(r) for r in self.weights], "bias": list(self.bias),
@@ -398,15 +382,7 @@ def save_network(net: Network, path):
 def load_network(path) -> Network:
     """Read a network JSON file; any problem is a one-line :class:`ConfigError`."""
     path = os.fspath(path)
-    try:
-        with open(path) as f:
-            text = f.read()
-    except OSError as e:
-        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
-    try:
-        d = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: not valid JSON ({e})") from None
+    d = read_json(path)
     try:
         return Network.from_dict(d)
     except ConfigError as e:

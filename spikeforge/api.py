@@ -10,6 +10,7 @@ from .models.convert import (check_coding_options, check_quantize_options, from_
 from .models.datasets import DATASETS, load_dataset, train_reference
 from .models.errors import ConfigError
 from .models.evaluate import evaluate
+from .models.io import read_json
 from .models.network import CODINGS, Network, load_network
 
 __all__ = ["convert_model", "evaluate_design", "resolve_codings", "core_params", "parse_param",
@@ -133,14 +134,7 @@ def parse_param(text):
 
 def core_of_file(path):
     """The core a design JSON (its coding) or a core parameter JSON (its "type") is for."""
-    import json
-    try:
-        with open(path) as f:
-            d = json.load(f)
-    except OSError as e:
-        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: not valid JSON ({e})") from None
+    d = read_json(path)
     core = d.get("coding", d.get("type")) if isinstance(d, dict) else None
     if not isinstance(core, str):
         raise ConfigError(f"{path}: neither a network design (with 'coding') nor core parameters (with 'type')")
@@ -151,7 +145,6 @@ def core_params(core, overrides=(), source=None, layer=None):
     """The parameter object of ``core``: defaults, or taken from ``source``
     (a network design or a core parameter JSON), then ``NAME=VALUE`` overrides."""
     import dataclasses
-    import json
 
     from .models.base import get_core
     from .models.network import Network, layer_params
@@ -159,13 +152,7 @@ def core_params(core, overrides=(), source=None, layer=None):
     info = get_core(core)
     base = {}
     if source is not None:
-        try:
-            with open(source) as f:
-                d = json.load(f)
-        except OSError as e:
-            raise ConfigError(f"cannot read {source}: {e.strerror}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{source}: not valid JSON ({e})") from None
+        d = read_json(source)
         if isinstance(d, dict) and "schema" in d:
             net = Network.from_dict(d)
             if net.coding != core:
