@@ -80,7 +80,7 @@ class MACLayer(wiring.Component):
         p = self.params
         if p.out_bits is None:
             return acc
-        top = (1 << p.out_bits) - 1
+        top = p.out_max
         q = acc.shift_right(p.shift)
         return Mux(q < 0, 0, Mux(q > top, top, q))
 

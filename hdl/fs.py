@@ -75,7 +75,7 @@ class FSNeuron(wiring.Component):
             m.d.comb += [diff.eq(v - thr), z.eq(diff >= 0)]   # and it is the next residual
             with m.If(step):
                 m.d.sync += [v.eq(Mux(z, diff, v)), thr.eq(thr >> 1)]
-            start = [thr.eq(1 << (p.K - 1))]
+            start = [thr.eq(p.T[0])]                          # T(1) = 2^(K−1)
         else:
             T, h = const_rom(p.T), const_rom(p.h)
             m.d.comb += z.eq(v >= T[t])

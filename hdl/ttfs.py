@@ -93,7 +93,7 @@ class TTFSLayer(wiring.Component):
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        n, f = p.n_out, 1 << p.slope_shift
+        n, f = p.n_out, p.slope
         slope = [Signal(signed(p.slope_bits), name=f"slope{k}") for k in range(n)]
         V = [Signal(signed(p.v_bits), name=f"v{k}") for k in range(n)]
         t = Signal(range(p.last_tick + 1))

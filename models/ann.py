@@ -83,6 +83,11 @@ class MACParams(WeightedLayer, Params):
         set_field(self, "lanes", n_out if self.lanes is None else check_int("lanes", self.lanes, 1, n_out))
 
     @property
+    def out_max(self):
+        """Top of the ReLU clamp, 2^out_bits − 1 (None for logits)."""
+        return None if self.out_bits is None else (1 << self.out_bits) - 1
+
+    @property
     def op_widths(self):
         """Bit widths of the counted operations, for the energy proxy."""
         return {"add": self.acc_bits, "state": self.acc_bits, "word": self.w_bits,
@@ -143,7 +148,7 @@ def ann_golden(p: MACParams, x) -> MACResult:
     if p.out_bits is None:
         y = acc
     else:
-        y = np.clip(floor_shift(acc, p.shift), 0, (1 << p.out_bits) - 1)
+        y = np.clip(floor_shift(acc, p.shift), 0, p.out_max)
     n = int(np.prod(x.shape[:-1]))
     macs = n * p.n_in * p.n_out
     counts = Counts(inferences=n, synaptic_adds=macs, multiplications=macs, memory_reads=macs,

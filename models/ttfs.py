@@ -93,7 +93,7 @@ class TTFSParams(WeightedLayer, Params):
             check_int("out_bits", self.out_bits, 1, 16)
         check_choice("variant", self.variant, VARIANTS)
         if self.thresholds is None:
-            base = (1 << self.slope_shift) * (self.B + 1) if self.spiking else (1 << self.slope_shift)
+            base = self.slope * (self.B + 1) if self.spiking else self.slope
             set_field(self, "thresholds", (base,) * n_out)
         else:
             set_field(self, "thresholds", check_int_seq("thresholds", self.thresholds, n_out,
@@ -117,6 +117,11 @@ class TTFSParams(WeightedLayer, Params):
                    out_bits=out_bits, variant=variant, w_bits=w_bits)
 
     # -- derived quantities (read by the golden model and by hdl/ttfs.py) --
+    @property
+    def slope(self):
+        """The slope 2^F of every neuron's potential once the window has begun."""
+        return 1 << self.slope_shift
+
     @property
     def spiking(self):
         return self.out_bits is not None
@@ -153,18 +158,18 @@ class TTFSParams(WeightedLayer, Params):
     @cached_property
     def alpha(self):
         """Per-neuron α_i = 2^F − Σ_j W_ij (exactly-one variant)."""
-        return (1 << self.slope_shift) - self.W.sum(axis=1)
+        return self.slope - self.W.sum(axis=1)
 
     @property
     def equivalent_bias(self):
         """The ANN bias b_i this layer realises."""
-        base = (1 << self.slope_shift) * ((self.B + 1) if self.spiking else 1)
+        base = self.slope * ((self.B + 1) if self.spiking else 1)
         return tuple(base - t for t in self.thresholds)
 
     @cached_property
     def slope_interval(self):
         pos, neg = weight_sums(self.weights)
-        f = 1 << self.slope_shift
+        f = self.slope
         lo, hi = min(0, *neg), max(f, *pos)
         if self.variant == "exactly_one":   # inputs that never arrived leave α uncancelled
             lo = min(lo, *(f - p for p in pos))
@@ -301,7 +306,7 @@ def ttfs_ticks(p: TTFSParams, t_in) -> TTFSResult:
     slope = np.zeros(shape, dtype=np.int64)
     V = np.zeros(shape, dtype=np.int64)
     t_out = np.full(shape, NO_SPIKE, dtype=np.int64)
-    f = 1 << p.slope_shift
+    f = p.slope
     for t in range(p.last_tick + 1):
         slope += exact_matmul((t_in == t).astype(np.int64), p.W.T)
         if t == p.T0:
@@ -336,7 +341,7 @@ def ttfs_golden(p: TTFSParams, t_in) -> TTFSResult:
     before = (t_in >= 0) & (t_in < T0)
     v_pre = exact_matmul(np.where(before, T0 - t_in, 0), p.W.T)           # V at end of tick T0−1
     if p.variant == "at_most_one":
-        slope = np.full(v_pre.shape, 1 << p.slope_shift, dtype=np.int64)
+        slope = np.full(v_pre.shape, p.slope, dtype=np.int64)
     else:
         slope = exact_matmul(((t_in >= 0) & (t_in <= T0)).astype(np.int64), p.W.T) + p.alpha
     if not p.spiking:
