@@ -126,7 +126,7 @@ class MACLayer(wiring.Component):
                 m.d.sync += reg.eq(self.i.payload)
         address = counter(G * n_in, "address")
         m.d.comb += address.eq(mac_g * n_in + mac_j)
-        weights, biases = lane_tables(p.weights, p.bias, lanes)
+        weights, biases = lane_tables(p.weights, p.bias, lanes, p.groups)
         mac_step(m, acc, x, weights, address, biases, mac_g, mac_j == 0, mac_en)
 
         with m.If(out_done):

@@ -48,11 +48,11 @@ def rom_read(values, index):
     return const_rom(values + [0] * ((1 << len(index)) - len(values)))[index]
 
 
-def lane_tables(weights, bias, lanes):
+def lane_tables(weights, bias, lanes, groups):
     """Per-lane tables: weights (lane l, address g·n_in + j: weights[g·lanes + l][j])
-    and biases (address g: bias[g·lanes + l]); 0 where the last group is short."""
+    and biases (address g: bias[g·lanes + l]); 0 where the last group is short.
+    ``groups`` is the parameter object's group count (ceil(n_out / lanes))."""
     n_out, n_in = len(weights), len(weights[0])
-    groups = -(-n_out // lanes)
     rows = [[g * lanes + l for g in range(groups)] for l in range(lanes)]
     w = [[weights[i][j] if i < n_out else 0 for i in r for j in range(n_in)] for r in rows]
     b = [[bias[i] if i < n_out else 0 for i in r] for r in rows]

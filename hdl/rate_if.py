@@ -148,7 +148,7 @@ class IFLayer(wiring.Component):
         # ---- input side (its assignments come last: they win in a shared cycle)
         if p.direct_input:
             j = counter(p.n_in, "j")
-            weights, biases = lane_tables(p.weights, p.bias, n)
+            weights, biases = lane_tables(p.weights, p.bias, n, 1)   # one lane per neuron
             mac_step(m, cur, self.i.payload, weights, j, biases, 0, j == 0, take)
             with m.If(take):
                 m.d.sync += j.eq(j + 1)
