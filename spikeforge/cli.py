@@ -7,13 +7,18 @@ a traceback. Set ``SPIKEFORGE_DEBUG=1`` to see tracebacks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import sys
+import threading
 import time
+import warnings
 
 import click
 
-from .models.errors import SpikeforgeError, ToolError
+from .models.errors import Interrupted, SpikeforgeError, SpikeforgeWarning, ToolError
 
 EXIT_INPUT, EXIT_TOOL, EXIT_INTERNAL = 2, 3, 4
 
@@ -98,17 +103,17 @@ def convert(model, dataset, codings, input_bits, act_bits, w_bits, calibration, 
             time_steps, rate_norm, ttfs_variant, lif_readout, out_dir):
     """Convert a trained ReLU network into integer network JSON files, one per coding."""
     from .api import convert_model
-    from .models.io import atomic_merge, check_writable
+    from .models.io import check_output_dir, output_folder
     from .models.network import save_network
 
-    check_writable(out_dir)
+    check_output_dir(out_dir)
     progress = Progress()
     nets = convert_model(model, dataset=dataset, codings=codings, input_bits=input_bits,
                          act_bits=act_bits, w_bits=w_bits, calibration=calibration,
                          percentile=percentile, time_steps=time_steps, rate_norm=rate_norm,
                          ttfs_variant=ttfs_variant, lif_readout=lif_readout, progress=progress)
     written = []
-    with atomic_merge(out_dir) as tmp:      # all files appear together, or none
+    with output_folder(out_dir) as tmp:     # every file is checked first; all appear, or none
         for c, net in nets.items():
             fname = f"{net.name}-{c}.json"
             save_network(net, os.path.join(tmp, fname))
@@ -151,17 +156,20 @@ def evaluate(design, dataset, split, limit, as_json):
 @click.option("--golden-only", is_flag=True, help="Skip co-simulation and synthesis (golden models only).")
 @click.option("--network-dataset", type=click.Choice(["iris", "digits"]), default="iris", show_default=True,
               help="Data set of the synthesized whole-network comparison.")
-def report(dataset, out_dir, quick, golden_only, network_dataset):
+@click.option("--force", is_flag=True,
+              help="Write into a folder that holds other files too (only the report's own files "
+                   "are replaced; a previous report in the folder is replaced without --force).")
+def report(dataset, out_dir, quick, golden_only, network_dataset, force):
     """The main job: convert the reference net to every coding, run the golden
     models, co-simulate and synthesize every core (iCE40, ECP5, CMOS) and the
     layer cores of a small network, and write the comparison report
     (Markdown, HTML, PNG plots, JSON)."""
-    from .models.io import check_writable
-    from .synth.report import run_report
-    check_writable(out_dir)
+    from .models.io import check_output_dir
+    from .synth.report import MANIFEST, run_report
+    check_output_dir(out_dir, MANIFEST, force)
     progress = Progress()
     files, data = run_report(out_dir, dataset, quick=quick, hardware=not golden_only,
-                             network_dataset=network_dataset, progress=progress)
+                             network_dataset=network_dataset, progress=progress, force=force)
     g = data["golden"]
     click.echo(f"{g['network']}: float accuracy {100 * g['float_accuracy']:.2f} %")
     click.echo(f"{'coding':6s} {'accuracy':>9s} {'agreement':>10s} {'spikes/neuron':>14s} {'energy pJ':>10s}")
@@ -187,7 +195,9 @@ def report(dataset, out_dir, quick, golden_only, network_dataset):
               help="Take the parameters from a network design JSON (see --layer) or a core "
                    "parameter JSON ({\"type\": CORE, …}).")
 @click.option("--layer", type=int, default=None, help="Layer index in a design (default: first dense layer).")
-@click.option("-o", "--output", default="-", show_default=True, help="Verilog file ('-': stdout).")
+@click.option("-o", "--output", default="-", show_default=True,
+              help="Verilog file ('-': standard output). An existing regular file is replaced "
+                   "(keeping its mode); links and special files are refused.")
 def generate(core, params, source, layer, output):
     """Generate the Verilog of CORE (fs, amos, ttfs, lif, if, ann).
 
@@ -197,8 +207,10 @@ def generate(core, params, source, layer, output):
     """
     from .api import core_params
     from .hdl import generate_verilog
-    from .models.io import atomic_write_text
+    from .models.io import atomic_write_text, check_output_file
 
+    if output != "-":
+        check_output_file(output)
     p = core_params(core, overrides=params, source=source, layer=layer)
     text = generate_verilog(core, p)
     if output == "-":
@@ -270,12 +282,12 @@ def synth(core, target, params, source, layer, dsp, as_json):
 @click.option("--cosim", is_flag=True, help="Also co-simulate each point: cycles and inferences/s.")
 @click.option("--jobs", type=int, default=None, help="Parallel points (default: all CPUs).")
 @click.option("--out", "out_csv", default="sweep.csv", show_default=True,
-              help="CSV table to append to (a .jsonl twin is written beside it).")
+              help="Table to append to: X.csv or X.jsonl (the other format is written beside it).")
 def sweep(core, axes, params, target, dsp, cosim, jobs, out_csv):
     """Sweep CORE's parameters in parallel; append one row per point to a table."""
     from .api import core_params, parse_param
     from .models.errors import ConfigError
-    from .synth.sweep import grid, run_sweep
+    from .synth.sweep import check_tables, grid, run_sweep
 
     grid_axes = {}
     for a in axes:
@@ -287,6 +299,7 @@ def sweep(core, axes, params, target, dsp, cosim, jobs, out_csv):
             raise ConfigError(f"--axis {name}: no values")
         grid_axes[name] = values
     base = dict(parse_param(p) for p in params)
+    check_tables(out_csv)
     if jobs is not None and jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, not {jobs}")
     for pt in grid(grid_axes):            # validate every point before any tool runs
@@ -301,17 +314,50 @@ def sweep(core, axes, params, target, dsp, cosim, jobs, out_csv):
         raise ConfigError(f"{len(bad)} sweep point(s) failed, first: {bad[0]['params']}: {bad[0]['error']}")
 
 
-def main(argv=None):
-    """Entry point: run the CLI and turn every expected error into one line."""
-    debug = os.environ.get("SPIKEFORGE_DEBUG") == "1"
+def _on_signal(signum, frame):
+    raise Interrupted(signum)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, SpikeforgeWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
+def _run(argv):
+    """Parse and run one command; returns its exit code (expected errors propagate)."""
     try:
-        cli.main(args=argv, prog_name="spikeforge", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("error: aborted", err=True)
-        return 130
+        with cli.make_context("spikeforge", list(sys.argv[1:] if argv is None else argv)) as ctx:
+            cli.invoke(ctx)
+    except click.exceptions.Exit as e:          # --help, --version
+        return e.exit_code
+    return 0
+
+
+def main(argv=None):
+    """Entry point: run the CLI and turn every error into one line and an exit code.
+
+    2: bad input; 3: an external tool failed; 4: an internal error (a bug);
+    130/143: interrupted by SIGINT/SIGTERM (temporary files are removed first).
+    """
+    debug = os.environ.get("SPIKEFORGE_DEBUG") == "1"
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            handlers[sig] = signal.signal(sig, _on_signal)
+    warnings.showwarning = _show_warning
+    try:
+        return _run(argv)
     except click.ClickException as e:        # usage errors, bad option values
         click.echo(f"error: {e.format_message()}", err=True)
         return EXIT_INPUT
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        return 130
     except ToolError as e:
         if debug:
             raise
@@ -322,6 +368,10 @@ def main(argv=None):
             raise
         click.echo(f"error: {e}", err=True)
         return EXIT_INPUT
+    except BrokenPipeError:                  # e.g. `spikeforge generate fs | head`
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as e:
         if debug:
             raise
@@ -330,5 +380,23 @@ def main(argv=None):
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         return 130
-    return 0
-
+    except Interrupted as e:
+        click.echo("error: interrupted", err=True)
+        return 128 + e.signum
+    except MemoryError:
+        if debug:
+            raise
+        click.echo("error: out of memory (the input is too large for this machine; see the limits "
+                   "in the README)", err=True)
+        return EXIT_INPUT
+    except Exception as e:                   # a bug: still one line, but say so
+        if debug:
+            raise
+        msg = str(e).splitlines()[0][:200] if str(e) else ""
+        click.echo(f"error: internal error ({type(e).__name__}{': ' + msg if msg else ''}); "
+                   "please report it with the output of SPIKEFORGE_DEBUG=1", err=True)
+        return EXIT_INTERNAL
+    finally:
+        warnings.showwarning = _default_showwarning
+        for sig, h in handlers.items():
+            signal.signal(sig, h)

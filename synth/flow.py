@@ -24,17 +24,23 @@ last lines of its log.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..models.errors import ConfigError, ToolError
+from ..models.errors import ConfigError, ToolError, warn
+from ..models.io import TMP_PREFIX, cache_root, clean_stale
+from ..models.process import run_tool, tool_timeout
+from .parse import parse_result
+from .result import SynthResult
 
 __all__ = ["TARGETS", "Plan", "SynthResult", "prepare", "tool_path", "tool_versions", "synth_cache"]
 
@@ -68,10 +74,10 @@ def tool_versions(tools):
         if t not in _VERSIONS:
             exe = tool_path(t)
             flag = "-V" if t == "yosys" else "--version"
-            try:
-                p = subprocess.run([exe, flag], capture_output=True, text=True, timeout=600)
-            except (OSError, subprocess.SubprocessError) as e:
-                raise ToolError(f"{t}: cannot run {exe} {flag} ({e})") from None
+            p = run_tool([exe, flag], name=t, timeout=tool_timeout(600))
+            if p.returncode != 0:
+                raise ToolError(f"{t}: '{exe} {flag}' failed (exit {p.returncode}): "
+                                f"{(p.stdout + p.stderr).strip()[-300:]}")
             lines = [l for l in (p.stdout + p.stderr).splitlines() if l.strip() and "Preparing" not in l]
             _VERSIONS[t] = lines[-1].strip() if lines else "unknown"
         out[t] = _VERSIONS[t]
@@ -79,41 +85,7 @@ def tool_versions(tools):
 
 
 def synth_cache():
-    return Path(os.environ.get("SPIKEFORGE_CACHE") or Path.home() / ".cache" / "spikeforge") / "synth"
-
-
-@dataclass
-class SynthResult:
-    """Figures of one synthesis run (None where a target has no such figure).
-
-    ``luts``/``ffs``/``carry``/``bram``/``dsp``: cells after synthesis;
-    ``logic_cells``: placed logic cells (iCE40 LCs / ECP5 slice LUTs);
-    ``fmax_mhz``: nextpnr's achieved Fmax; ``transistors``: CMOS estimate;
-    ``mul_cells``: ``$mul`` cells before technology mapping; ``harness``:
-    the same figures for the harness alone (iCE40).
-    """
-
-    target: str
-    top: str
-    luts: int | None = None
-    ffs: int | None = None
-    carry: int | None = None
-    bram: int | None = None
-    dsp: int | None = None
-    logic_cells: int | None = None
-    io: int | None = None
-    fmax_mhz: float | None = None
-    transistors: int | None = None
-    mul_cells: int = 0
-    cells: dict = field(default_factory=dict)
-    harness: dict | None = None
-    tools: dict = field(default_factory=dict)
-    log_dir: str = ""
-    cached: bool = False
-    seconds: float = 0.0
-
-    def to_dict(self):
-        return asdict(self)
+    return cache_root() / "synth"
 
 
 @dataclass
@@ -133,41 +105,109 @@ class Plan:
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
     def execute(self, progress=lambda *a, **k: None, cache=True):
-        """Run the plan (or reuse a cached result); returns a :class:`SynthResult`."""
+        """Run the plan (or reuse a verified cached result); returns a :class:`SynthResult`.
+
+        The cache entry of a key is built in a temporary folder and renamed
+        into place complete, with an integrity file (SHA-256 of every file)
+        written last, under a lock per key: concurrent runs of one plan
+        compute it once. A damaged entry is recomputed with a warning.
+        """
         tools = sorted({c[0] for c in self.commands})
         exes = {t: tool_path(t) for t in tools}          # check every tool before starting
-        work = synth_cache() / f"{self.top}-{self.target}-{self.key()}"
-        done = work / "result.json"
-        if cache and done.exists():
-            r = SynthResult(**json.loads(done.read_text()))
-            r.cached = True
-            return r
-        t0 = time.perf_counter()
-        if work.exists():
-            shutil.rmtree(work)
-        work.mkdir(parents=True)
-        for name, text in self.files.items():
-            (work / name).write_text(text)
+        root = synth_cache()
+        name = f"{self.top}-{self.target}-{self.key()}"
+        final = root / name
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ToolError(f"cannot create the synthesis cache {root}: {e.strerror} "
+                            "(set SPIKEFORGE_CACHE to another folder)") from None
+        clean_stale(root)
+        with _key_lock(root / f"{name}.lock"):
+            if cache and final.exists():
+                r = _load_entry(final)
+                if r is not None:
+                    return r
+            t0 = time.perf_counter()
+            work = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-{name}-", dir=root))
+            try:
+                r = self._run(work, exes, tools, progress)
+                r.log_dir = str(final)
+                r.seconds = round(time.perf_counter() - t0, 2)
+                (work / RESULT).write_text(json.dumps(r.to_dict(), sort_keys=True))
+                (work / INTEGRITY).write_text(json.dumps(_digests(work), sort_keys=True))   # last
+                if final.exists():
+                    stale = root / f"{TMP_PREFIX}{os.getpid()}-stale-{name}"
+                    os.replace(final, stale)
+                    shutil.rmtree(stale, ignore_errors=True)
+                os.replace(work, final)
+            except ToolError:
+                failed = root / f"{name}-failed"
+                shutil.rmtree(failed, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    os.replace(work, failed)
+                raise
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        return r
+
+    def _run(self, work, exes, tools, progress):
+        for fname, text in self.files.items():
+            (work / fname).write_text(text)
         for k, cmd in enumerate(self.commands):
             argv = [exes[cmd[0]]] + cmd[1:]
             log = work / f"{k}-{cmd[0]}.log"
             progress(f"{self.label or self.top} on {self.target}: {cmd[0]}")
             with open(log, "w") as f:
-                try:
-                    p = subprocess.run(argv, cwd=work, stdout=f, stderr=subprocess.STDOUT, timeout=3600)
-                except (OSError, subprocess.SubprocessError) as e:
-                    raise ToolError(f"{cmd[0]} could not run: {' '.join(argv)} ({e})") from None
+                p = run_tool(argv, name=cmd[0], cwd=work, stdout=f)
             if p.returncode != 0:
                 tail = "\n".join(log.read_text(errors="replace").splitlines()[-12:])
+                failed = synth_cache() / f"{self.top}-{self.target}-{self.key()}-failed"
                 raise ToolError(f"{cmd[0]} failed (exit {p.returncode}): {' '.join(argv)}\n"
-                                f"last lines of {log}:\n{tail}")
-        from .parse import parse_result
-        r = parse_result(self.parse, work, self.target, self.top)
+                                f"last lines of its log ({failed / log.name}):\n{tail}")
+        try:
+            r = parse_result(self.parse, work, self.target, self.top)
+        except ToolError:
+            raise
+        except (AttributeError, TypeError, KeyError, ValueError, IndexError) as e:
+            raise ToolError(f"the output of {', '.join(tools)} in {work} could not be understood "
+                            f"({type(e).__name__}: {e})") from None
         r.tools = tool_versions(tools)
-        r.log_dir = str(work)
-        r.seconds = round(time.perf_counter() - t0, 2)
-        done.write_text(json.dumps(r.to_dict()))
         return r
+
+
+RESULT, INTEGRITY = "result.json", "integrity.json"
+
+
+def _digests(folder):
+    """SHA-256 of every file in ``folder`` except the integrity file itself."""
+    out = {}
+    for p in sorted(Path(folder).rglob("*")):
+        if p.is_file() and p.name != INTEGRITY:
+            out[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def _load_entry(entry):
+    """The cached result in ``entry``, or None (with a warning) if the entry is damaged."""
+    try:
+        want = json.loads((entry / INTEGRITY).read_text())
+        if not isinstance(want, dict) or RESULT not in want or want != _digests(entry):
+            raise ValueError("its files do not match their recorded SHA-256")
+        r = SynthResult.from_dict(json.loads((entry / RESULT).read_text()))
+    except (OSError, ValueError, TypeError) as e:
+        warn(f"the cached synthesis result {entry} is damaged ({e}); computing it again")
+        return None
+    r.cached = True
+    return r
+
+
+@contextlib.contextmanager
+def _key_lock(path):
+    """An exclusive lock per cache key (a waiting process then finds the finished entry)."""
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
 
 
 def _yosys_script(target, top, dsp):

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..models.errors import ToolError
+from .result import SynthResult
 
 __all__ = ["parse_result", "cells_by_type", "count_cells"]
 
@@ -44,8 +45,6 @@ def count_cells(cells, prefixes):
 
 
 def parse_result(kind, work, target, top):
-    from .flow import SynthResult
-
     work = Path(work)
     stat = _load(work / "stat.json")
     cells = cells_by_type(stat)

@@ -21,11 +21,14 @@ from ..models.convert import quantize, quantize_inputs, to_coding
 from ..models.datasets import load_dataset, train_reference
 from ..models.energy import ENERGY_SOURCE, ENERGY_TABLE
 from ..models.evaluate import evaluate
-from ..models.io import atomic_dir
+from ..models.io import output_folder
 from ..models.network import CODINGS, DEFAULT_OPTIONS, save_network
 from .report_doc import render_html, render_markdown
 
-__all__ = ["golden_section", "environment", "write_report", "run_report"]
+__all__ = ["golden_section", "environment", "write_report", "run_report", "MANIFEST"]
+
+#: The report folder's manifest: the files a report wrote (only these are ever replaced).
+MANIFEST = ".spikeforge-report.json"
 
 RATE_STEPS = (8, 16, 32, 64, 128, 256)
 RATE_STEPS_QUICK = (8, 32, 128)
@@ -84,8 +87,14 @@ def golden_section(dataset="digits", *, quick=False, progress=lambda *a, **k: No
     }
 
 
-def write_report(data, out_dir):
-    """Write report.md, report.html, report.json, the figures and the network designs atomically."""
+def write_report(data, out_dir, force=False):
+    """Write report.md, report.html, report.json, the figures and the network designs.
+
+    Everything is written to a temporary folder first and then moved into
+    ``out_dir`` file by file (see :func:`~spikeforge.models.io.output_folder`):
+    a folder holding files other than a previous report's is refused unless
+    ``force``, and then only the report's own files are replaced.
+    """
     from . import plots
 
     nets = data.get("_networks", {})
@@ -96,7 +105,7 @@ def write_report(data, out_dir):
     if "k_sweep" in public:
         figures.append(("area_vs_k.png", "area against K", plots.area_k_figure))
     public["figures"] = [(name, alt) for name, alt, _ in figures]
-    with atomic_dir(out_dir) as tmp:
+    with output_folder(out_dir, manifest=MANIFEST, force=force) as tmp:
         for name, _alt, draw in figures:
             draw(public, os.path.join(tmp, name))
         with open(os.path.join(tmp, "report.json"), "w") as f:
@@ -113,7 +122,7 @@ def write_report(data, out_dir):
 
 
 def run_report(out_dir, dataset="digits", *, quick=False, hardware=True, network_dataset="iris",
-               progress=lambda *a, **k: None):
+               progress=lambda *a, **k: None, force=False):
     """The main job: compute every section and write the report folder.
 
     ``hardware=False`` skips co-simulation and synthesis (golden models only).
@@ -132,4 +141,4 @@ def run_report(out_dir, dataset="digits", *, quick=False, hardware=True, network
         data["network"] = network_section(network_dataset, progress=progress)
     data["wall_time_s"] = round(time.perf_counter() - t0, 2)
     progress(f"writing the report to {out_dir}")
-    return write_report(data, out_dir), data
+    return write_report(data, out_dir, force), data
