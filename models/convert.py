@@ -36,6 +36,7 @@ import numpy as np
 
 from .base import check_choice, check_int, check_int_array, signed_bits
 from .errors import ConfigError
+from .inputs import read_npz
 from .lif import check_leak_shifts
 from .network import DEFAULT_OPTIONS, LIF_READOUTS, Dense, Network
 from .ttfs import VARIANTS
@@ -66,10 +67,18 @@ class FloatNet:
             raise ConfigError(f"{len(self.weights)} weight matrices but {len(self.biases)} bias vectors")
         ws, bs = [], []
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            for what, a in (("weights", w), ("bias", b)):
+                kind = np.asarray(a).dtype.kind
+                if kind not in "iuf":
+                    raise ConfigError(f"layer {i}: {what} must be real numbers, not dtype "
+                                      f"{np.asarray(a).dtype}")
             w = np.asarray(w, dtype=np.float64)
             b = np.asarray(b, dtype=np.float64)
             if w.ndim != 2:
                 raise ConfigError(f"layer {i}: weights must be a 2-D matrix, not shape {w.shape}")
+            if 0 in w.shape:
+                raise ConfigError(f"layer {i}: weights of shape {w.shape} (a layer needs at least one "
+                                  "input and one neuron)")
             if b.shape != (w.shape[0],):
                 raise ConfigError(f"layer {i}: bias has shape {b.shape}, expected ({w.shape[0]},)")
             if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
@@ -130,34 +139,29 @@ def from_npz(path) -> FloatNet:
     """Read ``w0, b0, w1, b1, …`` (w_i of shape (n_in, n_out), as sklearn's
     ``coefs_``) from a ``.npz`` file; an optional ``activation`` entry must be 'relu'."""
     path = os.fspath(path)
-    try:
-        data = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ConfigError(f"cannot read {path}: no such file") from None
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"{path}: not a readable .npz file ({e})") from None
-    with data:
-        keys = set(data.files)
-        if "activation" in keys:
-            act = str(data["activation"])
-            if act != "relu":
-                raise ConfigError(f"{path}: only ReLU networks can be converted; activation is {act!r}")
-            keys.discard("activation")
-        n = 0
-        while f"w{n}" in keys:
-            n += 1
-        if n == 0:
-            raise ConfigError(f"{path}: no weight arrays w0, w1, … found (keys: {sorted(data.files)})")
-        expected = {f"w{i}" for i in range(n)} | {f"b{i}" for i in range(n)}
-        missing, extra = sorted(expected - keys), sorted(keys - expected)
-        if missing or extra:
-            raise ConfigError(f"{path}: expected arrays w0..w{n-1}, b0..b{n-1}; "
-                              f"missing {missing}, unexpected {extra}")
-        try:
-            ws = tuple(np.asarray(data[f"w{i}"], dtype=np.float64).T for i in range(n))
-            bs = tuple(np.asarray(data[f"b{i}"], dtype=np.float64) for i in range(n))
-        except (ValueError, TypeError) as e:
-            raise ConfigError(f"{path}: arrays must be numeric ({e})") from None
+    data = read_npz(path, kinds="iuf", text_keys=("activation",))
+    keys = set(data)
+    if "activation" in keys:
+        act = str(data["activation"])
+        if data["activation"].ndim != 0 or act != "relu":
+            raise ConfigError(f"{path}: only ReLU networks can be converted; activation is {act!r}")
+        keys.discard("activation")
+    n = 0
+    while f"w{n}" in keys:
+        n += 1
+    if n == 0:
+        raise ConfigError(f"{path}: no weight arrays w0, w1, … found (keys: {sorted(data)})")
+    expected = {f"w{i}" for i in range(n)} | {f"b{i}" for i in range(n)}
+    missing, extra = sorted(expected - keys), sorted(keys - expected)
+    if missing or extra:
+        raise ConfigError(f"{path}: expected arrays w0..w{n-1}, b0..b{n-1}; "
+                          f"missing {missing}, unexpected {extra}")
+    for i in range(n):
+        if data[f"w{i}"].ndim != 2:
+            raise ConfigError(f"{path}: w{i} must be a 2-D matrix (n_in, n_out), not shape "
+                              f"{data[f'w{i}'].shape}")
+    ws = tuple(data[f"w{i}"].astype(np.float64).T for i in range(n))
+    bs = tuple(data[f"b{i}"].astype(np.float64) for i in range(n))
     try:
         return FloatNet(ws, bs)
     except ConfigError as e:

@@ -71,8 +71,12 @@ class Dense(WeightedLayer):
 
     def __post_init__(self):
         W = check_matrix("weights", self.weights)
+        big = 1 << 62
+        lo, hi = min(map(min, W)), max(map(max, W))
+        if lo < -big or hi > big:
+            raise ConfigError(f"weights: {lo if lo < -big else hi} is beyond ±2^62")
         object.__setattr__(self, "weights", W)
-        object.__setattr__(self, "bias", check_int_seq("bias", self.bias, len(W)))
+        object.__setattr__(self, "bias", check_int_seq("bias", self.bias, len(W), -big, big))
         check_int("shift", self.shift, 0, 62)
         if self.out_bits is not None:
             check_int("out_bits", self.out_bits, 1, 16)
@@ -134,7 +138,7 @@ def _layer_from_dict(i, d):
         raise ConfigError(f"layers[{i}]: expected an object, not {type(d).__name__}")
     d = dict(d)
     typ = d.pop("type", None)
-    cls = {"dense": Dense, "maxpool": MaxPool}.get(typ)
+    cls = {"dense": Dense, "maxpool": MaxPool}.get(typ) if isinstance(typ, str) else None
     if cls is None:
         raise ConfigError(f"layers[{i}]: type must be 'dense' or 'maxpool', not {typ!r}")
     try:
@@ -177,9 +181,20 @@ class Network:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if not isinstance(self.coding, str):
+            raise ConfigError(f"coding must be a string, not {type(self.coding).__name__}")
         check_choice("coding", self.coding, CODINGS)
         check_int("input_bits", self.input_bits, 1, 16)
         check_int("w_bits", self.w_bits, 2, 32)
+        if (not isinstance(self.name, str) or not 0 < len(self.name) <= 200
+                or not self.name.isprintable() or "/" in self.name or "\\" in self.name
+                or self.name in (".", "..")):
+            raise ConfigError(f"name must be a printable string of 1 to 200 characters without "
+                              f"path separators, not {str(self.name)[:40]!r}")
+        if not isinstance(self.meta, dict):
+            raise ConfigError(f"meta must be an object, not {type(self.meta).__name__}")
+        if not isinstance(self.layers, (list, tuple)):
+            raise ConfigError(f"layers must be a list, not {type(self.layers).__name__}")
         layers = tuple(self.layers)
         if not layers:
             raise ConfigError("a network needs at least one layer")
