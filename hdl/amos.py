@@ -1,4 +1,7 @@
-"""AMOS unit RTL: K threshold neurons in space, one pipeline stage per neuron, built from :class:`AMOSParams`."""
+"""AMOS unit RTL: K threshold neurons in space, one pipeline stage per neuron, built from :class:`AMOSParams`.
+
+Math, sources and schedule: docs/cores/amos.md.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +50,8 @@ def _tree_sum(terms):
 
 
 class AMOSUnit(wiring.Component):
-    """One AMOS unit (SPEC §2), K threshold neurons in space::
+    """One AMOS unit, K threshold neurons in space (docs/cores/amos.md;
+    Stöckl & Maass 2020, eqs. 2–4, 7)::
 
         z_i = Θ(c_i·x (+ c'_i·x') − Σ_{j<i} h_ij·z_j − T_i),   Θ(u) = [u ≥ 0]
 

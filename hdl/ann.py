@@ -1,4 +1,7 @@
-"""Integer ANN MAC layer RTL: ``lanes`` multipliers, built from :class:`MACParams`."""
+"""Integer ANN MAC layer RTL: ``lanes`` multipliers, built from :class:`MACParams`.
+
+Math and schedule: docs/cores/ann.md.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ class Phase(enum.Enum, shape=2):
 
 
 class MACLayer(wiring.Component):
-    """A layer of integer ANN neurons computed by multiply-accumulate (SPEC §5)::
+    """A layer of integer ANN neurons computed by multiply-accumulate (docs/cores/ann.md)::
 
         acc_i = b_i + Σ_j W_ij·x_j
         y_i   = clamp(acc_i >> shift, 0, 2^out_bits − 1)     (arithmetic shift)

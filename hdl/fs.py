@@ -1,4 +1,7 @@
-"""FS neuron RTL: time-multiplexed, one step per cycle, built from :class:`FSParams`."""
+"""FS neuron RTL: time-multiplexed, one step per cycle, built from :class:`FSParams`.
+
+Math, sources and schedule: docs/cores/fs.md.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ with o.ready held high a new x is accepted every K cycles (II = K)."""
 
 
 class FSNeuron(wiring.Component):
-    """One FS neuron (SPEC §1)::
+    """One FS neuron (docs/cores/fs.md; Stöckl & Maass 2021, eqs. 1–2)::
 
         v(1) = x;  z(t) = Θ(v(t) − T(t));  v(t+1) = v(t) − h(t)·z(t)
 

@@ -1,5 +1,8 @@
 """LFSR rate encoder RTL: leap-forward Fibonacci LFSR, one draw per cycle, built from
-:class:`RateEncoderParams`. Bit-exact with :func:`spikeforge.models.lfsr.rate_encode`."""
+:class:`RateEncoderParams`. Bit-exact with :func:`spikeforge.models.lfsr.rate_encode`.
+
+Specification and schedule: docs/cores/lif.md (the LFSR rate encoder).
+"""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ to back. The output is the spike-event format of the LIF layer's input."""
 
 
 class LFSREncoder(wiring.Component):
-    """Bernoulli rate encoder with a leap-forward Fibonacci LFSR (SPEC §4)::
+    """Bernoulli rate encoder with a leap-forward Fibonacci LFSR (docs/cores/lif.md)::
 
         state ← M·state  (over GF(2); M = leap single steps, LFSRParams.leap_masks)
         r = state >> (width − in_bits);   spike (t, j) iff x_j > r

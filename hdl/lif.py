@@ -1,5 +1,8 @@
 """Shift-and-add LIF layer RTL: n_out neurons in parallel, one input event per cycle,
-built from :class:`LIFParams`."""
+built from :class:`LIFParams`.
+
+Math, sources and schedule: docs/cores/lif.md.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ cycles (non-spiking), see LIFParams.cycles. Indices >= n_in (out of protocol) ad
 
 
 class LIFLayer(wiring.Component):
-    """A layer of shift-and-add LIF neurons (SPEC §4, thesis eqs. A.11–A.19)::
+    """A layer of shift-and-add LIF neurons (docs/cores/lif.md; Stanojevic 2023, §A.2, eqs. A.11–A.19)::
 
         s_t,i = b_i + Σ_{j: spike j at t} W_ij + (1 − χ_{t−1,i})·Σ_{ι∈I} (s_{t−1,i} >> ι)
         χ_t,i = Θ(s_t,i − β)                     (s_0 = 0, χ_0 = 0, t = 1..T)

@@ -11,6 +11,8 @@ of 2-way multiplexers over the index bits (:func:`pick`): the Verilog has
 only continuous assignments there, no ``case`` that could be incomplete and
 no ``always @*`` block that Icarus leaves at X when none of its inputs ever
 changes after time 0 (a register read at a constant index).
+
+See docs/cores/ann.md and docs/cores/if.md (direct input).
 """
 
 from __future__ import annotations

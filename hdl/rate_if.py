@@ -1,4 +1,7 @@
-"""Rate-coded IF layer RTL (soft reset, Ding et al. eq. 3), built from :class:`IFParams`."""
+"""Rate-coded IF layer RTL (soft reset, Ding et al. eq. 3), built from :class:`IFParams`.
+
+Math, sources and schedule: docs/cores/if.md.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ class Phase(enum.Enum, shape=2):
 
 
 class IFLayer(wiring.Component):
-    """A layer of n_out rate-coded IF neurons with soft reset (SPEC §5)::
+    """A layer of n_out rate-coded IF neurons with soft reset (docs/cores/if.md; Ding et al. 2021, eq. 3)::
 
         m = v + W·s(t) + b;   s_out = Θ(m − ϑ);   v = m − ϑ·s_out      (t = 1..T, v(0) = 0)
 

@@ -1,5 +1,8 @@
 """TTFS integrator layer RTL: n_out neurons in parallel, one input event per cycle,
-built from :class:`TTFSParams`."""
+built from :class:`TTFSParams`.
+
+Math, sources and schedule: docs/cores/ttfs.md.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +41,8 @@ TTFSParams.cycle_count."""
 
 
 class TTFSLayer(wiring.Component):
-    """A layer of TTFS integrate-and-fire neurons (SPEC §3), multiplication-free.
+    """A layer of TTFS integrate-and-fire neurons (docs/cores/ttfs.md; Stanojevic 2023,
+    eqs. 3.2, 3.9–3.10), multiplication-free.
 
     For every neuron i, in tick t (the event order of :mod:`spikeforge.models.ttfs`)::
 

@@ -9,6 +9,8 @@ Two-input form (Fig. 2): z_i = Θ(c_i·x + c'_i·x' − Σ_{j<i} h_ij·z_j − T
 ReLU: c_i = 1, T_i = d_i = 2^(K−i), h_ij = 2^(K−j): the digits of
 clamp(x, 0, 2^K−1), like the FS neuron, but in space. Pipelined with one
 stage per neuron, the unit accepts a new x every cycle; latency K cycles.
+
+Math, sources, widths, counts and the RTL schedule: docs/cores/amos.md.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from .fs import relu_tables
 __all__ = ["AMOSParams", "AMOSResult", "amos_golden", "amos_param_count", "gain_form"]
 
 _LIM = 1 << 40
-MAX_K = 40          # the largest unit of SPEC §2 / Table 3 (two-input mult, K = 40)
+MAX_K = 40          # the largest unit of the AMOS paper's Table 3 (two-input mult, K = 40)
 MAX_U_BITS = 62     # gate potentials are computed in int64
 
 

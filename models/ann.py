@@ -1,4 +1,4 @@
-"""Integer ANN MAC: the reference every spiking design is compared against (SPEC §5).
+"""Integer ANN MAC: the reference every spiking design is compared against (see docs/cores/ann.md).
 
 For each output neuron i::
 

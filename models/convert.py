@@ -1,6 +1,6 @@
 """Front-ends and conversion: trained ReLU ANN → integer Network in any coding.
 
-Pipeline (DESIGN.md, data flow)::
+Pipeline (docs/network.md)::
 
     sklearn MLPClassifier / .npz ──▶ FloatNet ──calibrate + quantize──▶ Network('ann')
                                                   ──to_coding──▶ Network(fs|amos|ttfs|lif|if)

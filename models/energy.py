@@ -1,4 +1,4 @@
-"""Energy proxy (SPEC §6): counted operations × a cited per-operation energy.
+"""Energy proxy (see docs/network.md, "Energy proxy"): counted operations × a cited per-operation energy.
 
 Source of the table: M. Horowitz, "Computing's energy problem (and what we
 can do about it)", ISSCC 2014, 45 nm, 0.9 V:

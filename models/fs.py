@@ -1,6 +1,6 @@
 """FS neuron: few spikes, time-multiplexed (Stöckl & Maass 2021, §1.1, §1.2.2).
 
-Integer form (SPEC §1)::
+Integer form (see docs/cores/fs.md; paper eqs. 1–3)::
 
     v(1) = x
     for t = 1..K:   z(t) = Θ(v(t) − T(t));   v(t+1) = v(t) − h(t)·z(t)
@@ -11,6 +11,8 @@ with Θ(u) = 1 if u ≥ 0 else 0. The ReLU constructor sets T(t) = h(t) = d(t) =
 first, and y is that clamp. A downstream synapse adds w·d(t) per spike; for
 the ReLU tables that is w << (K−t), or MSB-first by Horner's rule
 acc ← 2·acc + Σ w·z(t).
+
+Math, sources, widths, counts and the RTL schedule: docs/cores/fs.md.
 """
 
 from __future__ import annotations

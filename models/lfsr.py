@@ -20,6 +20,8 @@ are one matrix, :attr:`LFSRParams.leap_masks`, derived here from
 :func:`lfsr_step` itself; a draw is one XOR per state bit, in one cycle.
 :class:`RateEncoderParams` describes the encoder circuit (input width, n_in,
 T) and its schedule; :func:`rate_encoder_golden` runs it on the golden model.
+
+See docs/cores/lif.md (the LFSR rate encoder).
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ distance of eq. A.18–A.19 with a shift-and-add filter (:func:`van_rossum_class
 Circuit (``hdl/lif.py``): all n_out neurons in parallel, one input event per
 cycle (the spikes of a step, then an end-of-step beat); the golden
 ``Counts.cycles`` is the circuit's schedule, :meth:`LIFParams.cycles`.
+
+Math, sources, widths, counts and the RTL schedule: docs/cores/lif.md.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ Coding-specific numbers (rate thresholds, FS/AMOS tables) live in each
 layer's ``core`` dict and network-wide ones in ``options``.
 :func:`layer_params` is the one place that turns a layer into the parameter
 object of its core; the golden run and the RTL generator both call it.
+See docs/network.md.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ Schedule (the RTL's; one input beat or one output beat per cycle, see
 spikes of step t in ascending index then an end-of-step beat; spike output
 leaves the same way, after the step's input. The first beat of the next
 step (or inference) is taken in the cycle of the last output beat.
+
+Math, sources, widths, counts and the RTL schedule: docs/cores/if.md.
 """
 
 from __future__ import annotations

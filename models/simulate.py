@@ -25,6 +25,8 @@ and amos, whose RTL core is the neuron, the receiving side is modelled: all
 neurons of a layer in parallel, one incoming spike per cycle plus one cycle
 per step (fs: spikes_in + K_in, Horner doubling per step; amos: spikes_in +
 1 + K, the unit's pipeline).
+
+See docs/network.md.
 """
 
 from __future__ import annotations

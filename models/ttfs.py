@@ -29,6 +29,9 @@ the floor-quantised ReLU clipped to the window.
 of tick T0 and reads V_i − ϑ_i (ϑ_i = 2^F − b_i gives the logits W·x + b).
 
 Max pooling is the earliest spike of the pool (see ``ttfs_maxpool``).
+
+Math, sources, departures from the thesis, widths, counts and the RTL
+schedule: docs/cores/ttfs.md.
 """
 
 from __future__ import annotations

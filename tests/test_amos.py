@@ -1,4 +1,4 @@
-"""AMOS unit golden model (SPEC §2) against a naive Python loop of the spec."""
+"""AMOS unit golden model (docs/cores/amos.md) against a naive Python loop of its equations."""
 
 import numpy as np
 import pytest
@@ -11,7 +11,7 @@ from spikeforge.models.fs import FSParams, fs_golden
 
 
 def naive_amos(c, T, d, h, x, c2=None, x2=None):
-    """SPEC §2 eq. 2/4 with Python ints: returns (z list, y, gate potentials u)."""
+    """Stöckl & Maass 2020, eqs. 2/4 (docs/cores/amos.md), with Python ints: returns (z list, y, gate potentials u)."""
     z, us = [], []
     for i in range(len(c)):
         u = c[i] * x - sum(h[i][j] * z[j] for j in range(i)) - T[i]

@@ -1,4 +1,4 @@
-"""Integer ANN MAC baseline (SPEC §5) and the exact integer helpers of base.py."""
+"""Integer ANN MAC baseline (docs/cores/ann.md) and the exact integer helpers of base.py."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""FS neuron golden model (SPEC §1) against a naive Python loop of the spec."""
+"""FS neuron golden model (docs/cores/fs.md) against a naive Python loop of its equations."""
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ from spikeforge.models.fs import FSParams, fs_golden
 
 
 def naive_fs(T, h, d, x):
-    """SPEC §1 literally with Python ints: returns (z list, y, all residuals v(1..K+1))."""
+    """Stöckl & Maass 2021, eqs. 1–3 (docs/cores/fs.md), literally with Python ints: returns (z list, y, all residuals v(1..K+1))."""
     v, z, vs = x, [], [x]
     for t in range(len(T)):
         zt = 1 if v - T[t] >= 0 else 0          # Θ(u) = 1 iff u >= 0

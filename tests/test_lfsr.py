@@ -1,4 +1,4 @@
-"""LFSR random source and rate encoder (SPEC §4: replicated bit-exactly by RTL)."""
+"""LFSR random source and rate encoder (docs/cores/lif.md: replicated bit-exactly by RTL)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Shift-and-add LIF layer (SPEC §4, thesis eqs. A.11–A.19) against naive loops."""
+"""Shift-and-add LIF layer (docs/cores/lif.md, thesis eqs. A.11–A.19) against naive loops."""
 
 import numpy as np
 import pytest

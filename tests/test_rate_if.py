@@ -1,4 +1,4 @@
-"""Rate-coded IF layer with soft reset (SPEC §5, Ding et al. eq. 3) against a naive loop."""
+"""Rate-coded IF layer with soft reset (docs/cores/if.md, Ding et al. eq. 3) against a naive loop."""
 
 import numpy as np
 import pytest

@@ -2,7 +2,7 @@
 
 The CI suite runs every core on a fixed parameter matrix plus a few
 hypothesis-drawn parameter sets; these run many more drawn sets, the widest
-parameters of the SPEC (FS K = 32, the two-input AMOS mult unit with K = 40)
+parameters of the cores (FS K = 32, the two-input AMOS mult unit with K = 40)
 and larger layers.
 """
 
@@ -29,7 +29,7 @@ def test_amos_widest(K):
 
 
 def test_amos_two_input_mult_K40():
-    """The size of the SPEC's mult unit (K = 40): random two-input gains and thresholds."""
+    """The size of the AMOS paper's mult unit (Table 3, K = 40): random two-input gains and thresholds."""
     import numpy as np
     rng = np.random.default_rng(40)
     K = 40

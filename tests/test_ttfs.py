@@ -1,4 +1,4 @@
-"""TTFS integrator layer (SPEC §3, module docstring of models/ttfs.py).
+"""TTFS integrator layer (docs/cores/ttfs.md, module docstring of models/ttfs.py).
 
 Three implementations must agree: a naive pure-Python tick loop written here
 from the documented event order, the NumPy tick model ``ttfs_ticks`` and the
@@ -152,7 +152,7 @@ def test_output_layer_reads_logits():
 
 
 def test_spike_time_encodes_value_in_window():
-    """A spike at local tick T0 + k encodes y = B − k (SPEC §3: x = t_max − t)."""
+    """A spike at local tick T0 + k encodes y = B − k (Stanojevic 2023, eq. 3.5: x = t_max − t)."""
     p = TTFSParams.from_relu_layer([[1]], [0], 0, 3, 3)            # y = x, T0 = 7, B = 7
     r = ttfs_golden(p, times_from_values(np.arange(8)[:, None], 3))
     np.testing.assert_array_equal(r.y[:, 0], np.arange(8))
