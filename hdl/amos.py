@@ -77,7 +77,7 @@ class AMOSUnit(wiring.Component):
     Parameters
     ----------
     params : AMOSParams
-        Widths (x_bits, x2_bits, u_bits) and parameters c, c2, T, h, read as they are.
+        Widths (x_bits, x2_bits, u_width) and parameters (c_table, c2, T_table, h_table), as in effect.
 
     Members
     -------
@@ -112,13 +112,13 @@ class AMOSUnit(wiring.Component):
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        n, K = p.u_bits, p.K
+        n, K = p.u_width, p.K
 
         def const(v):                      # a constant of the datapath, modulo 2^u_bits
             return Const(v, signed(n))
 
         def gains(i, x, x2):
-            terms = [_gain(x, p.c[i])] + ([_gain(x2, p.c2[i])] if p.two_inputs else [])
+            terms = [_gain(x, p.c_table[i])] + ([_gain(x2, p.c2[i])] if p.two_inputs else [])
             return [t for t in terms if t is not None]
 
         advance = Signal()
@@ -144,8 +144,8 @@ class AMOSUnit(wiring.Component):
             elif p.shared_inhibition:
                 m.d.comb += u.eq(_tree_sum([v] + gains(i, x, x2)))
             else:
-                inhibition = [Mux(z_prev[j], const(h), 0) for j, h in enumerate(p.h[i]) if h]
-                terms = gains(i, x, x2) + [-const(p.T[i])]
+                inhibition = [Mux(z_prev[j], const(h), 0) for j, h in enumerate(p.h_table[i]) if h]
+                terms = gains(i, x, x2) + [-const(p.T_table[i])]
                 if inhibition:
                     terms.append(-_tree_sum(inhibition))
                 m.d.comb += u.eq(_tree_sum(terms))

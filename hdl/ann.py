@@ -49,7 +49,8 @@ class MACLayer(wiring.Component):
     Parameters
     ----------
     params : MACParams
-        Weights, bias, shift, widths and lanes, read as they are.
+        Weights, bias, shift, widths and lanes, as in effect (``bias_values``,
+        ``acc_width``, ``lane_count``).
 
     Members
     -------
@@ -72,7 +73,7 @@ class MACLayer(wiring.Component):
         self.params = p = accept_params(self, params, MACParams,
                                         [("acc_bits", getattr(params, "acc_interval", None))])
         in_shape = signed(p.in_bits) if p.in_signed else unsigned(p.in_bits)
-        out_shape = signed(p.acc_bits) if p.out_bits is None else unsigned(p.out_bits)
+        out_shape = signed(p.acc_width) if p.out_bits is None else unsigned(p.out_bits)
         super().__init__({
             "i": In(stream.Signature(in_shape)),
             "o": Out(stream.Signature(data.StructLayout({"value": out_shape, "last": 1}))),
@@ -90,8 +91,8 @@ class MACLayer(wiring.Component):
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        G, n_in, lanes = p.groups, p.n_in, p.lanes
-        acc = [Signal(signed(p.acc_bits), name=f"acc{l}") for l in range(lanes)]
+        G, n_in, lanes = p.groups, p.n_in, p.lane_count
+        acc = [Signal(signed(p.acc_width), name=f"acc{l}") for l in range(lanes)]
         phase = Signal(Phase)
         g = counter(G, "g")                     # group being computed or presented
         j = counter(n_in, "j")                  # next input index
@@ -129,7 +130,7 @@ class MACLayer(wiring.Component):
                 m.d.sync += reg.eq(self.i.payload)
         address = counter(G * n_in, "address")
         m.d.comb += address.eq(mac_g * n_in + mac_j)
-        weights, biases = lane_tables(p.weights, p.bias, lanes, p.groups)
+        weights, biases = lane_tables(p.weights, p.bias_values, lanes, p.groups)
         mac_step(m, acc, x, weights, address, biases, mac_g, mac_j == 0, mac_en)
 
         with m.If(out_done):

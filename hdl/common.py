@@ -18,8 +18,9 @@ __all__ = ["accept_params", "require_width", "const_rom", "ConstRom"]
 def accept_params(component, params, cls, widths=()):
     """Check a component's parameter object before anything is built.
 
-    Refuses anything but a ``cls`` (TypeError) and declared widths narrower
-    than their proven ranges (``widths``: (name, interval) pairs, ConfigError).
+    Refuses anything but a ``cls`` (TypeError) and widths in effect narrower
+    than their proven ranges (``widths``: (field name, interval) pairs, ConfigError;
+    only a declared width can be).
     A refused component is marked so Amaranth does not warn that it was never
     elaborated.
     """
@@ -27,7 +28,7 @@ def accept_params(component, params, cls, widths=()):
         if not isinstance(params, cls):
             raise TypeError(f"expected a {cls.__name__} parameter object, not {params!r}")
         for name, interval in widths:
-            require_width(name, getattr(params, name), interval)
+            require_width(name, params.effective(name), interval)
     except (TypeError, ConfigError):
         component._MustUse__silence = True
         raise

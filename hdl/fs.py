@@ -35,7 +35,7 @@ class FSNeuron(wiring.Component):
     Parameters
     ----------
     params : FSParams
-        Widths (x_bits, v_bits) and tables, read as they are.
+        Widths (x_bits, v_width) and tables (T_table, h_table), as in effect.
 
     Members
     -------
@@ -65,7 +65,7 @@ class FSNeuron(wiring.Component):
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        v = Signal(signed(p.v_bits))
+        v = Signal(signed(p.v_width))
         t = Signal(range(p.K))
         busy = Signal()
         last = Signal()
@@ -74,13 +74,13 @@ class FSNeuron(wiring.Component):
         m.d.comb += last.eq(t == p.K - 1)
         if p.is_relu:
             thr = Signal(unsigned(p.K))                       # T(t) = 2^(K−t)
-            diff = Signal(signed(max(p.v_bits, p.K + 1) + 1))  # one subtractor: z is its sign,
+            diff = Signal(signed(max(p.v_width, p.K + 1) + 1))  # one subtractor: z is its sign,
             m.d.comb += [diff.eq(v - thr), z.eq(diff >= 0)]   # and it is the next residual
             with m.If(step):
                 m.d.sync += [v.eq(Mux(z, diff, v)), thr.eq(thr >> 1)]
-            start = [thr.eq(p.T[0])]                          # T(1) = 2^(K−1)
+            start = [thr.eq(p.T_table[0])]                    # T(1) = 2^(K−1)
         else:
-            T, h = const_rom(p.T), const_rom(p.h)
+            T, h = const_rom(p.T_table), const_rom(p.h_table)
             m.d.comb += z.eq(v >= T[t])
             with m.If(step):
                 m.d.sync += v.eq(v - Mux(z, h[t], 0))

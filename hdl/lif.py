@@ -48,7 +48,7 @@ class LIFLayer(wiring.Component):
     ----------
     params : LIFParams
         Weights, bias, threshold β, leak shifts I, T, spiking and the widths
-        (v_bits, acc_bits, index widths), read as they are.
+        (v_width, acc_bits, index widths), as in effect (``bias_values``, ``v_width``).
 
     Members
     -------
@@ -74,7 +74,7 @@ class LIFLayer(wiring.Component):
                                         [("v_bits", getattr(params, "v_interval", None))])
         out = {"index": unsigned(p.out_index_bits), "end": 1}
         if not p.spiking:
-            out = {"index": unsigned(p.out_index_bits), "value": signed(p.v_bits), "end": 1}
+            out = {"index": unsigned(p.out_index_bits), "value": signed(p.v_width), "end": 1}
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({"index": unsigned(p.in_index_bits), "end": 1}))),
             "o": Out(stream.Signature(data.StructLayout(out))),
@@ -84,8 +84,8 @@ class LIFLayer(wiring.Component):
         p = self.params
         m = Module()
         n = p.n_out
-        acc = [Signal(signed(p.acc_bits), name=f"acc{k}", init=p.bias[k]) for k in range(n)]
-        s = [Signal(signed(p.v_bits), name=f"s{k}") for k in range(n)]
+        acc = [Signal(signed(p.acc_bits), name=f"acc{k}", init=p.bias_values[k]) for k in range(n)]
+        s = [Signal(signed(p.v_width), name=f"s{k}") for k in range(n)]
         t = Signal(range(p.time_steps), name="t")
         last_step = Signal()
         m.d.comb += last_step.eq(t == p.time_steps - 1)
@@ -100,7 +100,7 @@ class LIFLayer(wiring.Component):
         s_new = []
         for k in range(n):
             leak = sum((s[k].shift_right(sh) for sh in p.leak_shifts), Const(0, signed(2)))
-            nxt = Signal(signed(p.v_bits), name=f"s_next{k}")
+            nxt = Signal(signed(p.v_width), name=f"s_next{k}")
             m.d.comb += [hold[k].eq((t == 0) | (chi[k] if p.spiking else 0)),
                          nxt.eq(acc[k] + Mux(hold[k], 0, leak))]
             s_new.append(nxt)
@@ -126,7 +126,7 @@ class LIFLayer(wiring.Component):
             r = Signal(range(max(n, 2)), name="readout")
             m.d.comb += [out_last.eq(r == n - 1), self.o.valid.eq(emitting),
                          self.o.payload.index.eq(r),
-                         self.o.payload.value.eq(Cat(*s).word_select(r, p.v_bits).as_signed()
+                         self.o.payload.value.eq(Cat(*s).word_select(r, p.v_width).as_signed()
                                                  if n > 1 else s[0]),
                          self.o.payload.end.eq(out_last)]
             with m.If(emitting & self.o.ready):
@@ -136,7 +136,7 @@ class LIFLayer(wiring.Component):
         with m.If(take & self.i.payload.end):                # end of step t: update every neuron
             m.d.sync += t.eq(Mux(last_step, 0, t + 1))
             for k in range(n):
-                m.d.sync += [s[k].eq(s_new[k]), acc[k].eq(p.bias[k])]
+                m.d.sync += [s[k].eq(s_new[k]), acc[k].eq(p.bias_values[k])]
             if p.spiking:
                 spikes = [s_new[k] >= p.threshold for k in range(n)]
                 m.d.sync += [*(chi[k].eq(spikes[k]) for k in range(n)),

@@ -56,7 +56,8 @@ class IFLayer(wiring.Component):
     Parameters
     ----------
     params : IFParams
-        Weights, bias, threshold, T, input mode, output mode and widths, read as they are.
+        Weights, bias, threshold, T, input mode, output mode and widths, as in effect
+        (``bias_values``, ``v_width``).
 
     Members
     -------
@@ -84,7 +85,7 @@ class IFLayer(wiring.Component):
             in_shape = data.StructLayout({"index": unsigned(p.in_index_bits), "end": 1})
         out = {"index": unsigned(p.out_index_bits), "end": 1}
         if not p.spiking:
-            out = {"index": unsigned(p.out_index_bits), "value": signed(p.v_bits), "end": 1}
+            out = {"index": unsigned(p.out_index_bits), "value": signed(p.v_width), "end": 1}
         super().__init__({
             "i": In(stream.Signature(in_shape)),
             "o": Out(stream.Signature(data.StructLayout(out))),
@@ -94,8 +95,8 @@ class IFLayer(wiring.Component):
         p = self.params
         m = Module()
         n, T, th = p.n_out, p.time_steps, p.threshold
-        v = [Signal(signed(p.v_bits), name=f"v{i}") for i in range(n)]
-        cur = [Signal(signed(p.current_bits), name=f"cur{i}", init=p.bias[i]) for i in range(n)]
+        v = [Signal(signed(p.v_width), name=f"v{i}") for i in range(n)]
+        cur = [Signal(signed(p.current_bits), name=f"cur{i}", init=p.bias_values[i]) for i in range(n)]
         phase = Signal(Phase)
         t = counter(T, "t")
         first_step = t == 0
@@ -103,7 +104,7 @@ class IFLayer(wiring.Component):
         t_after = Mux(last_step, 0, t + 1)
 
         # m = v + current (v counts as 0 in the first step of an inference)
-        mem = [Signal(signed(p.v_bits), name=f"m{i}") for i in range(n)]
+        mem = [Signal(signed(p.v_width), name=f"m{i}") for i in range(n)]
         m.d.comb += [mi.eq(Mux(first_step, 0, vi) + ci) for mi, vi, ci in zip(mem, v, cur)]
 
         # ---- output side
@@ -125,7 +126,7 @@ class IFLayer(wiring.Component):
                     m.d.sync += [sent.eq(0), t.eq(t_after)]
                     m.d.sync += [vi.eq(mi - Mux(spike[i], th, 0)) for i, (vi, mi) in enumerate(zip(v, mem))]
                     if not p.direct_input:
-                        m.d.sync += [ci.eq(b) for ci, b in zip(cur, p.bias)]
+                        m.d.sync += [ci.eq(b) for ci, b in zip(cur, p.bias_values)]
                     with m.If(final):
                         m.d.sync += phase.eq(Phase.IN)
                 with m.Else():
@@ -142,7 +143,7 @@ class IFLayer(wiring.Component):
                 with m.If(final):               # end of inference
                     m.d.sync += [k.eq(0), t.eq(0), phase.eq(Phase.IN)]
                     if not p.direct_input:
-                        m.d.sync += [ci.eq(b) for ci, b in zip(cur, p.bias)]
+                        m.d.sync += [ci.eq(b) for ci, b in zip(cur, p.bias_values)]
         handover = out_done & final             # the next input may share this cycle
         m.d.comb += self.i.ready.eq((phase == Phase.IN) | handover)
         take = self.i.valid & self.i.ready
@@ -151,7 +152,7 @@ class IFLayer(wiring.Component):
         # ---- input side (its assignments come last: they win in a shared cycle)
         if p.direct_input:
             j = counter(p.n_in, "j")
-            weights, biases = lane_tables(p.weights, p.bias, n, 1)   # one lane per neuron
+            weights, biases = lane_tables(p.weights, p.bias_values, n, 1)   # one lane per neuron
             mac_step(m, cur, self.i.payload, weights, j, biases, 0, j == 0, take)
             with m.If(take):
                 m.d.sync += j.eq(j + 1)
@@ -169,7 +170,7 @@ class IFLayer(wiring.Component):
                         m.d.sync += phase.eq(Phase.OUT)
         else:
             evt = self.i.payload
-            cur_in = [Mux(handover, b, ci) for ci, b in zip(cur, p.bias)]
+            cur_in = [Mux(handover, b, ci) for ci, b in zip(cur, p.bias_values)]
             with m.If(take & ~evt.end):
                 m.d.sync += [ci.eq(c + rom_read(row, evt.index))
                              for ci, c, row in zip(cur, cur_in, p.weights)]
@@ -181,6 +182,6 @@ class IFLayer(wiring.Component):
                         m.d.sync += phase.eq(Phase.OUT)
                     with m.Else():              # a step without output: v = m, next step
                         m.d.sync += [vi.eq(Mux(handover, c, mi)) for vi, mi, c in zip(v, mem, cur_in)]
-                        m.d.sync += [ci.eq(b) for ci, b in zip(cur, p.bias)]
+                        m.d.sync += [ci.eq(b) for ci, b in zip(cur, p.bias_values)]
                         m.d.sync += t.eq(t_in + 1)
         return m

@@ -60,7 +60,7 @@ class TTFSLayer(wiring.Component):
     ----------
     params : TTFSParams
         Weights, thresholds, slope shift F, windows (T0, B, k_max, last_tick),
-        variant and the widths slope_bits, v_bits, read as they are.
+        variant and the widths, as in effect (``theta``, ``slope_width``, ``v_width``).
 
     Members
     -------
@@ -98,8 +98,8 @@ class TTFSLayer(wiring.Component):
         p = self.params
         m = Module()
         n, f = p.n_out, p.slope
-        slope = [Signal(signed(p.slope_bits), name=f"slope{k}") for k in range(n)]
-        V = [Signal(signed(p.v_bits), name=f"v{k}") for k in range(n)]
+        slope = [Signal(signed(p.slope_width), name=f"slope{k}") for k in range(n)]
+        V = [Signal(signed(p.v_width), name=f"v{k}") for k in range(n)]
         t = Signal(range(p.last_tick + 1))
         done = Signal()             # all ticks advanced: send the rest of o, then take the end beat
         sent = Signal()             # the last o beat of the inference has been sent
@@ -124,14 +124,14 @@ class TTFSLayer(wiring.Component):
             column = const_rom(list(p.weights[k]) + [0] * ((1 << p.in_index_bits) - p.n_in))
             with m.If(take_event):
                 m.d.sync += slope[k].eq(slope[k] + column[head.index])
-            s_next = Signal(signed(p.slope_bits), name=f"slope_next{k}")
+            s_next = Signal(signed(p.slope_width), name=f"slope_next{k}")
             m.d.comb += s_next.eq(slope[k])
             with m.If(is_T0):
                 if p.variant == "at_most_one":
                     m.d.comb += s_next.eq(f)
                 else:
                     m.d.comb += s_next.eq(slope[k] + int(p.alpha[k]))
-            vn = Signal(signed(p.v_bits), name=f"v_next{k}")
+            vn = Signal(signed(p.v_width), name=f"v_next{k}")
             m.d.comb += vn.eq(V[k] + s_next)
             v_next.append(vn)
             with m.If(advance):

@@ -58,15 +58,18 @@ class AMOSParams(Params):
     x_bits : int
         Width of the signed input x. Default 12.
     c, T, d : tuple of K ints, optional
-        Input gains, thresholds and output weights. Omitted: ReLU values.
+        Input gains, thresholds and output weights. Omitted (unset): ReLU values.
+        In effect: :attr:`c_table`, :attr:`T_table`, :attr:`d_table`.
     h : tuple of K tuples, optional
         Inhibition; row i holds h_ij for j < i (row 0 empty). Omitted: ReLU.
+        In effect: :attr:`h_table`.
     c2 : tuple of K ints, optional
         Gains c'_i of a second input x' (two-input form). Omitted: one input.
     x2_bits : int
         Width of the signed second input. Default 12 (ignored without ``c2``).
     u_bits : int, optional
         Declared signed width of the gate potential u_i. Omitted: derived bound.
+        In effect: :attr:`u_width`.
     """
 
     K: int = 8
@@ -79,24 +82,23 @@ class AMOSParams(Params):
     x2_bits: int = 12
     u_bits: int | None = None
 
+    DERIVED = {"c": "c_table", "T": "T_table", "d": "d_table", "h": "h_table", "u_bits": "u_width"}
+
     def __post_init__(self):
         K = check_int("K", self.K, 1, MAX_K)
         check_int("x_bits", self.x_bits, 2, 62)
         check_int("x2_bits", self.x2_bits, 2, 62)
-        r = relu_tables(K)
-        set_field(self, "c", (1,) * K if self.c is None else check_int_seq("c", self.c, K, -_LIM, _LIM))
-        set_field(self, "T", r if self.T is None else check_int_seq("T", self.T, K, -_LIM, _LIM))
-        set_field(self, "d", r if self.d is None else check_int_seq("d", self.d, K, -_LIM, _LIM))
-        if self.h is None:
-            h = tuple(tuple(r[j] for j in range(i)) for i in range(K))
-        else:
+        for name in ("c", "T", "d"):
+            if getattr(self, name) is not None:
+                set_field(self, name, check_int_seq(name, getattr(self, name), K, -_LIM, _LIM))
+        if self.h is not None:
             if isinstance(self.h, (str, bytes)) or not hasattr(self.h, "__iter__"):
                 raise ConfigError(f"h must be a list of K rows, not {self.h!r}")
             rows = list(self.h)
             if len(rows) != K:
                 raise ConfigError(f"h must have {K} rows (row i holds h_ij for j < i), not {len(rows)}")
-            h = tuple(check_int_seq(f"h[{i}]", row, i, -_LIM, _LIM) for i, row in enumerate(rows))
-        set_field(self, "h", h)
+            set_field(self, "h", tuple(check_int_seq(f"h[{i}]", row, i, -_LIM, _LIM)
+                                       for i, row in enumerate(rows)))
         if self.c2 is not None:
             set_field(self, "c2", check_int_seq("c2", self.c2, K, -_LIM, _LIM))
         lo, hi = self.u_interval
@@ -105,14 +107,42 @@ class AMOSParams(Params):
             raise ConfigError(f"u_bits: the gate potentials need {need} bits (range [{lo}, {hi}]), "
                               f"more than the {MAX_U_BITS} the golden model computes exactly; "
                               f"narrow x_bits, x2_bits or the gains")
-        if self.u_bits is None:
-            set_field(self, "u_bits", need)
-        else:
+        if self.u_bits is not None:
             check_int("u_bits", self.u_bits, 2, 62)
 
     @classmethod
     def relu(cls, K=8, x_bits=12):
         return cls(K=K, x_bits=x_bits)
+
+    # -- values in effect of the omittable fields (read by the golden model and by hdl/amos.py) --
+    @cached_property
+    def c_table(self):
+        """Gains c_i in effect: the declared ``c``, else 1."""
+        return (1,) * int(self.K) if self.c is None else self.c
+
+    @cached_property
+    def T_table(self):
+        """Thresholds T_i in effect: the declared ``T``, else 2^(K−i)."""
+        return relu_tables(int(self.K)) if self.T is None else self.T
+
+    @cached_property
+    def d_table(self):
+        """Output weights d_i in effect: the declared ``d``, else 2^(K−i)."""
+        return relu_tables(int(self.K)) if self.d is None else self.d
+
+    @cached_property
+    def h_table(self):
+        """Inhibition rows in effect: the declared ``h``, else h_ij = 2^(K−j)."""
+        if self.h is not None:
+            return self.h
+        r = relu_tables(int(self.K))
+        return tuple(tuple(r[j] for j in range(i)) for i in range(int(self.K)))
+
+    @cached_property
+    def u_width(self):
+        """Signed width of the gate potentials in effect: the declared ``u_bits``, else the
+        smallest width (at least 2) that :attr:`u_interval` proves sufficient."""
+        return max(2, signed_bits(*self.u_interval)) if self.u_bits is None else self.u_bits
 
     # -- derived quantities --
     @property
@@ -122,13 +152,14 @@ class AMOSParams(Params):
     @property
     def is_relu(self):
         r = relu_tables(self.K)
-        return (self.c == (1,) * self.K and self.T == r and self.d == r and not self.two_inputs
-                and all(row == r[:i] for i, row in enumerate(self.h)))
+        return (self.c_table == (1,) * self.K and self.T_table == r and self.d_table == r
+                and not self.two_inputs and all(row == r[:i] for i, row in enumerate(self.h_table)))
 
     @property
     def shared_inhibition(self):
         """True if h_ij depends on j only: one residual carries all inhibition."""
-        return all(self.h[i][j] == self.h[j + 1][j] for i in range(self.K) for j in range(i))
+        h = self.h_table
+        return all(h[i][j] == h[j + 1][j] for i in range(self.K) for j in range(i))
 
     @cached_property
     def u_interval(self):
@@ -137,19 +168,19 @@ class AMOSParams(Params):
         x2lo, x2hi = width_range(self.x2_bits, True)
         lo = hi = 0
         for i in range(self.K):
-            a = sorted((self.c[i] * xlo, self.c[i] * xhi))
+            a = sorted((self.c_table[i] * xlo, self.c_table[i] * xhi))
             if self.two_inputs:
                 b = sorted((self.c2[i] * x2lo, self.c2[i] * x2hi))
                 a = [a[0] + b[0], a[1] + b[1]]
-            inh_lo = sum(min(0, -v) for v in self.h[i])
-            inh_hi = sum(max(0, -v) for v in self.h[i])
-            lo = min(lo, a[0] + inh_lo - self.T[i])
-            hi = max(hi, a[1] + inh_hi - self.T[i])
+            inh_lo = sum(min(0, -v) for v in self.h_table[i])
+            inh_hi = sum(max(0, -v) for v in self.h_table[i])
+            lo = min(lo, a[0] + inh_lo - self.T_table[i])
+            hi = max(hi, a[1] + inh_hi - self.T_table[i])
         return lo, hi
 
     @property
     def y_interval(self):
-        return sum(min(v, 0) for v in self.d), sum(max(v, 0) for v in self.d)
+        return sum(min(v, 0) for v in self.d_table), sum(max(v, 0) for v in self.d_table)
 
     @property
     def y_signed(self):
@@ -163,7 +194,7 @@ class AMOSParams(Params):
     @property
     def op_widths(self):
         """Bit widths of the counted operations, for the energy proxy (gate potentials u)."""
-        return {"add": self.u_bits, "state": self.u_bits, "word": 0, "mult": self.x_bits}
+        return {"add": self.u_width, "state": self.u_width, "word": 0, "mult": self.x_bits}
 
     @property
     def latency(self):
@@ -181,7 +212,7 @@ class AMOSParams(Params):
     @property
     def uniform_gains(self):
         """True if every neuron has the same gains (c_i = c, c'_i = c')."""
-        return len(set(self.c)) == 1 and (not self.two_inputs or len(set(self.c2)) == 1)
+        return len(set(self.c_table)) == 1 and (not self.two_inputs or len(set(self.c2)) == 1)
 
     @property
     def folded_gains(self):
@@ -194,18 +225,18 @@ class AMOSParams(Params):
         """Constant multiplications per input (gains not 0, ±1 or ±2^k): one per such gain,
         or only those of neuron 1 when the gains are folded (see :attr:`folded_gains`)."""
         n = 1 if self.folded_gains else self.K
-        gains = list(self.c[:n]) + (list(self.c2[:n]) if self.two_inputs else [])
+        gains = list(self.c_table[:n]) + (list(self.c2[:n]) if self.two_inputs else [])
         return sum(1 for g in gains if gain_form(g)[0] == "mult")
 
     @property
     def shared_h(self):
         """h_j of shared inhibition (h_ij = h_j for every i > j), j = 1..K−1."""
-        return tuple(self.h[j + 1][j] for j in range(self.K - 1))
+        return tuple(self.h_table[j + 1][j] for j in range(self.K - 1))
 
     @property
     def residual_start(self):
         """Value of the residual entering stage 1 before the gain terms: −T_1."""
-        return -self.T[0]
+        return -self.T_table[0]
 
     @property
     def residual_steps(self):
@@ -217,7 +248,7 @@ class AMOSParams(Params):
         """
         if not self.shared_inhibition:
             raise ConfigError("residual_steps: the inhibition is not shared (h_ij depends on i)")
-        T, h = self.T, self.shared_h
+        T, h = self.T_table, self.shared_h
         return tuple((T[i] - T[i + 1], T[i] - T[i + 1] - h[i]) for i in range(self.K - 1))
 
     @property
@@ -226,7 +257,7 @@ class AMOSParams(Params):
         shared inhibition (one residual update), else the number of later nonzero h_ij."""
         if self.shared_inhibition:
             return tuple(1 if j < self.K - 1 else 0 for j in range(self.K))
-        return tuple(sum(1 for i in range(j + 1, self.K) if self.h[i][j]) for j in range(self.K))
+        return tuple(sum(1 for i in range(j + 1, self.K) if self.h_table[i][j]) for j in range(self.K))
 
 
 @dataclass(frozen=True)
@@ -255,16 +286,16 @@ def amos_golden(p: AMOSParams, x, x2=None) -> AMOSResult:
     z = np.zeros(x.shape + (p.K,), dtype=np.uint8)
     y = np.zeros(x.shape, dtype=np.int64)
     for i in range(p.K):
-        u = p.c[i] * x - p.T[i]
+        u = p.c_table[i] * x - p.T_table[i]
         if p.two_inputs:
             u = u + p.c2[i] * x2
         for j in range(i):
-            if p.h[i][j]:
-                u = u - p.h[i][j] * z[..., j].astype(np.int64)
-        check_width("u_bits", u, p.u_bits, signed=True)
+            if p.h_table[i][j]:
+                u = u - p.h_table[i][j] * z[..., j].astype(np.int64)
+        check_width("u_bits", u, p.u_width, signed=True)
         zi = u >= 0
         z[..., i] = zi
-        y += p.d[i] * zi
+        y += p.d_table[i] * zi
     n = int(x.size)
     spikes = int(z.sum())
     # Each spike of neuron j inhibits later neurons: with shared inhibition one

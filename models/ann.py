@@ -40,7 +40,7 @@ class MACParams(WeightedLayer, Params):
     weights : n_out × n_in ints
         Signed weights; must fit ``w_bits``. Default :data:`DEFAULT_WEIGHTS`.
     bias : n_out ints, optional
-        Bias in accumulator units (default 0).
+        Bias in accumulator units (omitted: 0). In effect: :attr:`bias_values`.
     shift : int
         Re-quantization shift s ≥ 0. Default 0.
     in_bits : int
@@ -53,8 +53,9 @@ class MACParams(WeightedLayer, Params):
         Output activation width (clamp to [0, 2^out_bits−1]); None: logits.
     acc_bits : int, optional
         Declared signed accumulator width; omitted: the exact worst-case bound.
+        In effect: :attr:`acc_width`.
     lanes : int, optional
-        Parallel multipliers (1..n_out); omitted: n_out.
+        Parallel multipliers (1..n_out); omitted: n_out. In effect: :attr:`lane_count`.
     """
 
     weights: tuple = DEFAULT_WEIGHTS
@@ -67,6 +68,8 @@ class MACParams(WeightedLayer, Params):
     acc_bits: int | None = None
     lanes: int | None = None
 
+    DERIVED = {"bias": "bias_values", "acc_bits": "acc_width", "lanes": "lane_count"}
+
     def __post_init__(self):
         n_out, n_in = check_weighted_layer(self)
         check_int("shift", self.shift, 0, 62)
@@ -75,12 +78,21 @@ class MACParams(WeightedLayer, Params):
             raise ConfigError(f"in_signed must be true or false, not {self.in_signed!r}")
         if self.out_bits is not None:
             check_int("out_bits", self.out_bits, 1, 32)
-        lo, hi = self.acc_interval
-        if self.acc_bits is None:
-            set_field(self, "acc_bits", max(2, signed_bits(lo, hi)))
-        else:
+        if self.acc_bits is not None:
             check_int("acc_bits", self.acc_bits, 2, 62)
-        set_field(self, "lanes", n_out if self.lanes is None else check_int("lanes", self.lanes, 1, n_out))
+        if self.lanes is not None:
+            set_field(self, "lanes", check_int("lanes", self.lanes, 1, n_out))
+
+    @cached_property
+    def acc_width(self):
+        """Signed accumulator width in effect: the declared ``acc_bits``, else the smallest
+        width (at least 2) that :attr:`acc_interval` proves sufficient."""
+        return max(2, signed_bits(*self.acc_interval)) if self.acc_bits is None else self.acc_bits
+
+    @property
+    def lane_count(self):
+        """Parallel multipliers in effect: the declared ``lanes``, else n_out."""
+        return self.n_out if self.lanes is None else self.lanes
 
     @property
     def out_max(self):
@@ -90,7 +102,7 @@ class MACParams(WeightedLayer, Params):
     @property
     def op_widths(self):
         """Bit widths of the counted operations, for the energy proxy."""
-        return {"add": self.acc_bits, "state": self.acc_bits, "word": self.w_bits,
+        return {"add": self.acc_width, "state": self.acc_width, "word": self.w_bits,
                 "mult": max(self.w_bits, self.in_bits)}
 
     @cached_property
@@ -99,19 +111,21 @@ class MACParams(WeightedLayer, Params):
         W = np.array(self.weights, dtype=object)
         pos = np.where(W > 0, W, 0).sum(axis=1)
         neg = np.where(W < 0, W, 0).sum(axis=1)
-        lo = min(int(b + pos[i] * xlo + neg[i] * xhi) for i, b in enumerate(self.bias))
-        hi = max(int(b + pos[i] * xhi + neg[i] * xlo) for i, b in enumerate(self.bias))
-        return min(lo, 0, *self.bias), max(hi, 0, *self.bias)
+        bias = self.bias_values
+        lo = min(int(b + pos[i] * xlo + neg[i] * xhi) for i, b in enumerate(bias))
+        hi = max(int(b + pos[i] * xhi + neg[i] * xlo) for i, b in enumerate(bias))
+        return min(lo, 0, *bias), max(hi, 0, *bias)
 
     @property
     def groups(self):
         """Neuron groups G = ceil(n_out / lanes), processed one after another."""
-        return math.ceil(self.n_out / self.lanes)
+        return math.ceil(self.n_out / self.lane_count)
 
     @property
     def group_sizes(self):
         """Neurons in each group: ``lanes`` each, the rest in the last one."""
-        return tuple(min(self.lanes, self.n_out - g * self.lanes) for g in range(self.groups))
+        lanes = self.lane_count
+        return tuple(min(lanes, self.n_out - g * lanes) for g in range(self.groups))
 
     @property
     def cycles_per_inference(self):
@@ -144,7 +158,7 @@ def ann_golden(p: MACParams, x) -> MACResult:
         raise ConfigError(f"x must have shape (..., {p.n_in}), not {x.shape}")
     check_width("in_bits", x, p.in_bits, signed=p.in_signed)
     acc = exact_matmul(x, p.W.T) + p.b
-    check_width("acc_bits", acc, p.acc_bits, signed=True)
+    check_width("acc_bits", acc, p.acc_width, signed=True)
     if p.out_bits is None:
         y = acc
     else:

@@ -222,12 +222,19 @@ class Counts:
 
 # --------------------------------------------------------------- parameters
 
-def _to_json(v):
+def _to_json(v, effective=False):
     if isinstance(v, tuple):
-        return [_to_json(x) for x in v]
+        return [_to_json(x, effective) for x in v]
     if isinstance(v, np.integer):
         return int(v)
+    if isinstance(v, Params):                      # a nested parameter object (the encoder's LFSR)
+        return v.effective_dict() if effective else v.to_dict()
     return v
+
+
+def _unset(f, value):
+    """True for a field left unset: None where None is the default (derived, or absent)."""
+    return value is None and f.default is None
 
 
 class Params:
@@ -235,16 +242,62 @@ class Params:
 
     Subclasses are ``@dataclass(frozen=True)`` with a class attribute ``core``
     (the registry name) and validate in ``__post_init__`` (raising
-    :class:`ConfigError` that names the field). ``to_dict`` adds a ``"type"``
-    key; ``from_dict`` reverses it and rejects unknown keys.
+    :class:`ConfigError` that names the field).
+
+    Declared and derived values are kept apart. The fields hold what was
+    declared, as given (only its type normalised: lists become tuples); a field
+    whose default is None and that was not given stays None: *unset*. The value
+    in effect of such a field is derived from the declared ones and read through
+    the property that :attr:`DERIVED` names (``FSParams``: ``v_bits`` →
+    ``v_width``); golden models and RTL generators read those properties, so a
+    changed field (``replace``, ``--param``) re-derives everything that follows
+    from it. Equality and hashing see the declared fields only.
+
+    ``to_dict`` writes ``"type"`` and the declared fields (unset ones omitted);
+    with ``derived=True`` a ``"derived"`` block documents the derived values,
+    which ``from_dict`` drops: it is never read back as a declaration.
+    ``from_dict`` rejects unknown keys.
     """
 
     core: ClassVar[str] = ""
+    #: field that is derived when unset → the property holding its value in effect
+    DERIVED: ClassVar[dict] = {}
 
-    def to_dict(self):
+    def declared(self):
+        """The declared fields, ``{name: value}``: every field but the unset ones."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not _unset(f, value):
+                out[f.name] = value
+        return out
+
+    def effective(self, name):
+        """The value in effect of field ``name``: as declared, or derived when unset."""
+        prop = self.DERIVED.get(name)
+        return getattr(self, prop if prop is not None else name)
+
+    def derived(self):
+        """``{field: value in effect}`` of the fields :attr:`DERIVED` lists (documentation)."""
+        return {name: getattr(self, prop) for name, prop in self.DERIVED.items()}
+
+    def effective_dict(self):
+        """Every field with its value in effect, JSON-ready, plus ``"type"``: what the
+        circuit is built from (the generated Verilog's header records it). Not meant to
+        be read back: derived values would come back as declarations (use ``to_dict``)."""
         d = {"type": self.core}
         for f in fields(self):
-            d[f.name] = _to_json(getattr(self, f.name))
+            d[f.name] = _to_json(self.effective(f.name), effective=True)
+        return d
+
+    def to_dict(self, derived=False):
+        """``"type"`` and the declared fields, JSON-ready; ``derived=True`` adds a
+        ``"derived"`` block of the derived values (ignored by ``from_dict``)."""
+        d = {"type": self.core}
+        for name, value in self.declared().items():
+            d[name] = _to_json(value)
+        if derived and self.DERIVED:
+            d["derived"] = {name: _to_json(value) for name, value in self.derived().items()}
         return d
 
     @classmethod
@@ -255,6 +308,7 @@ class Params:
         typ = d.pop("type", cls.core)
         if typ != cls.core:
             raise ConfigError(f"{cls.__name__}: 'type' must be {cls.core!r}, not {typ!r}")
+        d.pop("derived", None)          # documentation written by to_dict(derived=True), never declared
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
@@ -280,7 +334,8 @@ class Params:
 
 
 def set_field(obj, name, value):
-    """Set a field of a frozen dataclass during ``__post_init__`` normalisation."""
+    """Set a field of a frozen dataclass during ``__post_init__`` normalisation of a
+    declared value (its type); derived values are properties, never stored in fields."""
     object.__setattr__(obj, name, value)
 
 
@@ -290,16 +345,16 @@ DEFAULT_WEIGHTS = ((3, -2, 5, 1, -4, 2, 7, -1),)
 
 def check_weighted_layer(p):
     """Validate and normalise ``weights`` and ``w_bits`` of a weighted core, and
-    ``bias`` if the core has one (omitted bias means zeros).
+    ``bias`` if the core has one and it is declared (omitted, it stays unset:
+    :attr:`WeightedLayer.bias_values` reads zeros).
 
     Returns ``(n_out, n_in)``. Weights must fit the declared signed ``w_bits``.
     """
     W = check_matrix("weights", p.weights)
     set_field(p, "weights", W)
     n_out = len(W)
-    if hasattr(p, "bias"):
-        set_field(p, "bias", (0,) * n_out if p.bias is None
-                  else check_int_seq("bias", p.bias, n_out, -(1 << 60), 1 << 60))
+    if getattr(p, "bias", None) is not None:
+        set_field(p, "bias", check_int_seq("bias", p.bias, n_out, -(1 << 60), 1 << 60))
     check_int("w_bits", p.w_bits, 2, 32)
     lo, hi = width_range(p.w_bits, True)
     for i, row in enumerate(W):
@@ -326,10 +381,15 @@ class WeightedLayer:
         """Weights as an int64 array (n_out, n_in)."""
         return np.array(self.weights, dtype=np.int64)
 
+    @property
+    def bias_values(self):
+        """The bias in effect (cores with a bias): as declared, or zeros when omitted."""
+        return (0,) * self.n_out if self.bias is None else self.bias
+
     @cached_property
     def b(self):
-        """Bias as an int64 array (cores with a bias)."""
-        return np.array(self.bias, dtype=np.int64)
+        """Bias in effect as an int64 array (cores with a bias)."""
+        return np.array(self.bias_values, dtype=np.int64)
 
     @property
     def in_index_bits(self):

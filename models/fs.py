@@ -46,11 +46,13 @@ class FSParams(Params):
     x_bits : int
         Width of the signed input x. Default 12.
     T, h, d : tuple of K ints, optional
-        Threshold, reset and output tables. Omitted (``None``) means the
-        bit-shift ReLU tables 2^(K−t).
+        Threshold, reset and output tables. Omitted (``None``, unset) means the
+        bit-shift ReLU tables 2^(K−t). In effect: :attr:`T_table`,
+        :attr:`h_table`, :attr:`d_table`.
     v_bits : int, optional
         Declared signed width of the residual v. Omitted means the smallest
-        width that interval analysis of the tables proves sufficient.
+        width that interval analysis of the tables proves sufficient. In
+        effect: :attr:`v_width`.
 
     Raises
     ------
@@ -65,18 +67,16 @@ class FSParams(Params):
     d: tuple | None = None
     v_bits: int | None = None
 
+    DERIVED = {"T": "T_table", "h": "h_table", "d": "d_table", "v_bits": "v_width"}
+
     def __post_init__(self):
         K = check_int("K", self.K, 1, MAX_K)
         check_int("x_bits", self.x_bits, 2, 62)
         for name in ("T", "h", "d"):
             table = getattr(self, name)
-            table = relu_tables(K) if table is None else check_int_seq(name, table, K, -(1 << 40), 1 << 40)
-            set_field(self, name, table)
-        lo, hi = self.v_interval
-        need = signed_bits(lo, hi)
-        if self.v_bits is None:
-            set_field(self, "v_bits", need)
-        else:
+            if table is not None:
+                set_field(self, name, check_int_seq(name, table, K, -(1 << 40), 1 << 40))
+        if self.v_bits is not None:
             check_int("v_bits", self.v_bits, 2, 62)
 
     @classmethod
@@ -84,11 +84,33 @@ class FSParams(Params):
         """The bit-shift ReLU neuron: T = h = d = 2^(K−t)."""
         return cls(K=K, x_bits=x_bits)
 
+    # -- values in effect of the omittable fields (read by the golden model and by hdl/fs.py) --
+    @cached_property
+    def T_table(self):
+        """Thresholds T(t) in effect: the declared ``T``, else 2^(K−t)."""
+        return relu_tables(int(self.K)) if self.T is None else self.T
+
+    @cached_property
+    def h_table(self):
+        """Resets h(t) in effect: the declared ``h``, else 2^(K−t)."""
+        return relu_tables(int(self.K)) if self.h is None else self.h
+
+    @cached_property
+    def d_table(self):
+        """Outputs d(t) in effect: the declared ``d``, else 2^(K−t)."""
+        return relu_tables(int(self.K)) if self.d is None else self.d
+
+    @cached_property
+    def v_width(self):
+        """Signed width of v in effect: the declared ``v_bits``, else the smallest width
+        that :attr:`v_interval` proves sufficient."""
+        return signed_bits(*self.v_interval) if self.v_bits is None else self.v_bits
+
     # -- derived quantities (read by the golden model and by hdl/fs.py) --
     @property
     def is_relu(self):
         r = relu_tables(self.K)
-        return self.T == r and self.h == r and self.d == r
+        return self.T_table == r and self.h_table == r and self.d_table == r
 
     @cached_property
     def v_interval(self):
@@ -96,7 +118,7 @@ class FSParams(Params):
         exceed the reachable range by a little, as each step keeps only the hull)."""
         lo, hi = width_range(self.x_bits, True)
         vmin, vmax = lo, hi
-        for T, h in zip(self.T, self.h):
+        for T, h in zip(self.T_table, self.h_table):
             parts = []
             if lo < T:                      # z = 0 possible
                 parts.append((lo, min(hi, T - 1)))
@@ -109,7 +131,7 @@ class FSParams(Params):
 
     @property
     def y_interval(self):
-        return sum(min(v, 0) for v in self.d), sum(max(v, 0) for v in self.d)
+        return sum(min(v, 0) for v in self.d_table), sum(max(v, 0) for v in self.d_table)
 
     @property
     def y_signed(self):
@@ -124,8 +146,9 @@ class FSParams(Params):
     def op_widths(self):
         """Bit widths of the counted operations, for the energy proxy: decode adds (y),
         residual updates (v), table reads (0: the ReLU form reads no table)."""
-        word = 0 if self.is_relu else max(signed_bits(min(t), max(t)) for t in (self.T, self.h, self.d))
-        return {"add": self.y_bits, "state": self.v_bits, "word": word, "mult": 0}
+        word = 0 if self.is_relu else max(signed_bits(min(t), max(t))
+                                          for t in (self.T_table, self.h_table, self.d_table))
+        return {"add": self.y_bits, "state": self.v_width, "word": word, "mult": 0}
 
     @property
     def latency(self):
@@ -158,15 +181,15 @@ def fs_golden(p: FSParams, x) -> FSResult:
     x = check_int_array("x", x)
     check_width("x_bits", x, p.x_bits, signed=True)
     v = x.copy()
-    check_width("v_bits", v, p.v_bits, signed=True)      # v(1) = x is held in v as well
+    check_width("v_bits", v, p.v_width, signed=True)     # v(1) = x is held in v as well
     z = np.zeros(x.shape + (p.K,), dtype=np.uint8)
     y = np.zeros(x.shape, dtype=np.int64)
     for t in range(p.K):
-        zt = v >= p.T[t]
+        zt = v >= p.T_table[t]
         z[..., t] = zt
-        v = v - p.h[t] * zt
-        check_width("v_bits", v, p.v_bits, signed=True)
-        y += p.d[t] * zt
+        v = v - p.h_table[t] * zt
+        check_width("v_bits", v, p.v_width, signed=True)
+        y += p.d_table[t] * zt
     n = int(x.size)
     spikes = int(z.sum())
     counts = Counts(inferences=n, spikes=spikes, synaptic_adds=spikes,

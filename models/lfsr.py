@@ -172,11 +172,6 @@ class RateEncoderParams(Params):
         check_int("n_in", self.n_in, 1, 1 << 16)
         check_int("time_steps", self.time_steps, 1, 1 << 16)
 
-    def to_dict(self):
-        d = super().to_dict()
-        d["lfsr"] = self.lfsr.to_dict()
-        return d
-
     @property
     def index_bits(self):
         """Width of the event index (0 .. n_in − 1), as the LIF layer's input."""

@@ -67,7 +67,7 @@ class LIFParams(WeightedLayer, Params):
     weights : n_out × n_in ints
         Synaptic weights (added per input spike). Default DEFAULT_WEIGHTS.
     bias : n_out ints, optional
-        Constant input current per step (default 0).
+        Constant input current per step (omitted: 0). In effect: :attr:`bias_values`.
     threshold : int
         β ≥ 1. Default 16.
     leak_shifts : tuple of distinct ints ≥ 1
@@ -80,6 +80,7 @@ class LIFParams(WeightedLayer, Params):
         Declared signed weight width. Default 8.
     v_bits : int, optional
         Declared signed state width; omitted: proven bound over T steps.
+        In effect: :attr:`v_width`.
     """
 
     weights: tuple = DEFAULT_WEIGHTS
@@ -91,6 +92,8 @@ class LIFParams(WeightedLayer, Params):
     w_bits: int = 8
     v_bits: int | None = None
 
+    DERIVED = {"bias": "bias_values", "v_bits": "v_width"}
+
     def __post_init__(self):
         check_weighted_layer(self)
         check_int("threshold", self.threshold, 1, 1 << 40)
@@ -99,9 +102,14 @@ class LIFParams(WeightedLayer, Params):
         if not isinstance(self.spiking, bool):
             raise ConfigError(f"spiking must be true or false, not {self.spiking!r}")
         if self.v_bits is None:
-            set_field(self, "v_bits", derived_width("v_bits", *self.v_interval))
+            self.effective("v_bits")        # derive now: a bound beyond MAX_STATE_BITS is refused here
         else:
             check_int("v_bits", self.v_bits, 2, 62)
+
+    @cached_property
+    def v_width(self):
+        """Signed state width in effect: the declared ``v_bits``, else the proven bound."""
+        return derived_width("v_bits", *self.v_interval) if self.v_bits is None else self.v_bits
 
     @property
     def leak(self):
@@ -112,20 +120,20 @@ class LIFParams(WeightedLayer, Params):
         """Range of one step's input current b_i + Σ_{j spiking} W_ij over every neuron and
         every set of input spikes (it also bounds every partial sum taken in index order)."""
         pos, neg = weight_sums(self.weights)
-        return (min(n + b for n, b in zip(neg, self.bias)),
-                max(p + b for p, b in zip(pos, self.bias)))
+        return (min(n + b for n, b in zip(neg, self.bias_values)),
+                max(p + b for p, b in zip(pos, self.bias_values)))
 
     @property
     def op_widths(self):
         """Bit widths of the counted operations, for the energy proxy."""
-        return {"add": self.v_bits, "state": self.v_bits, "word": self.w_bits, "mult": 0}
+        return {"add": self.v_width, "state": self.v_width, "word": self.w_bits, "mult": 0}
 
     @cached_property
     def v_interval(self):
         """Bound on s over T steps by iterating the worst case of the update."""
         pos, neg = weight_sums(self.weights)
-        i_hi = max(p + max(b, 0) for p, b in zip(pos, self.bias))
-        i_lo = min(n + min(b, 0) for n, b in zip(neg, self.bias))
+        i_hi = max(p + max(b, 0) for p, b in zip(pos, self.bias_values))
+        i_lo = min(n + min(b, 0) for n, b in zip(neg, self.bias_values))
         lo = hi = 0
         for _ in range(self.time_steps):
             # a spiking neuron carries at most β − 1 into the leak; a non-spiking one anything
@@ -191,7 +199,7 @@ def lif_golden(p: LIFParams, spikes_in) -> LIFResult:
     out = np.zeros(s_in.shape[:-2] + (p.time_steps, p.n_out), dtype=np.uint8)
     for t in range(p.time_steps):
         s = current[..., t, :] + np.where(chi, 0, _leak(s, p.leak_shifts))
-        check_width("v_bits", s, p.v_bits)
+        check_width("v_bits", s, p.v_width)
         if p.spiking:
             chi = s >= p.threshold
             out[..., t, :] = chi

@@ -29,7 +29,7 @@ import numpy as np
 
 from .base import (WeightedLayer, DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array,
                    check_weighted_layer, check_width, derived_width, exact_matmul, register_core,
-                   set_field, signed_bits, weight_sums, width_range)
+                   signed_bits, weight_sums, width_range)
 from .errors import ConfigError
 
 __all__ = ["IFParams", "IFResult", "if_golden"]
@@ -44,7 +44,7 @@ class IFParams(WeightedLayer, Params):
     weights : n_out × n_in ints
         Synaptic weights. Default DEFAULT_WEIGHTS.
     bias : n_out ints, optional
-        Constant current per step (default 0).
+        Constant current per step (omitted: 0). In effect: :attr:`bias_values`.
     threshold : int
         ϑ ≥ 1. Default 64.
     time_steps : int
@@ -59,6 +59,7 @@ class IFParams(WeightedLayer, Params):
         Declared signed weight width. Default 8.
     v_bits : int, optional
         Declared signed membrane width; omitted: proven bound over T steps.
+        In effect: :attr:`v_width`.
     """
 
     weights: tuple = DEFAULT_WEIGHTS
@@ -71,6 +72,8 @@ class IFParams(WeightedLayer, Params):
     w_bits: int = 8
     v_bits: int | None = None
 
+    DERIVED = {"bias": "bias_values", "v_bits": "v_width"}
+
     def __post_init__(self):
         check_weighted_layer(self)
         check_int("threshold", self.threshold, 1, 1 << 40)
@@ -80,24 +83,29 @@ class IFParams(WeightedLayer, Params):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, not {getattr(self, name)!r}")
         if self.v_bits is None:
-            set_field(self, "v_bits", derived_width("v_bits", *self.v_interval))
+            self.effective("v_bits")        # derive now: a bound beyond MAX_STATE_BITS is refused here
         else:
             check_int("v_bits", self.v_bits, 2, 62)
+
+    @cached_property
+    def v_width(self):
+        """Signed membrane width in effect: the declared ``v_bits``, else the proven bound."""
+        return derived_width("v_bits", *self.v_interval) if self.v_bits is None else self.v_bits
 
     @cached_property
     def current_interval(self):
         """Range of the per-step input current W·s + b."""
         pos, neg = weight_sums(self.weights)
         scale = width_range(self.in_bits, False)[1] if self.direct_input else 1
-        hi = max(p * scale + b for p, b in zip(pos, self.bias))
-        lo = min(n * scale + b for n, b in zip(neg, self.bias))
+        hi = max(p * scale + b for p, b in zip(pos, self.bias_values))
+        lo = min(n * scale + b for n, b in zip(neg, self.bias_values))
         return lo, hi
 
     @property
     def op_widths(self):
         """Bit widths of the counted operations, for the energy proxy (direct input multiplies
         w_bits × in_bits once per inference)."""
-        return {"add": self.v_bits, "state": self.v_bits, "word": self.w_bits,
+        return {"add": self.v_width, "state": self.v_width, "word": self.w_bits,
                 "mult": max(self.w_bits, self.in_bits)}
 
     @cached_property
@@ -173,7 +181,7 @@ def if_golden(p: IFParams, inp) -> IFResult:
     out = np.zeros(batch_shape + (T, p.n_out), dtype=np.uint8)
     for t in range(T):
         m = v + current[..., t, :]
-        check_width("v_bits", m, p.v_bits)
+        check_width("v_bits", m, p.v_width)
         if p.spiking:
             s = m >= p.threshold
             out[..., t, :] = s

@@ -155,8 +155,8 @@ def _run_digits(net, x, golden, trace):
                       synaptic_adds=r.counts.synaptic_adds - r.counts.spikes)
         stats.append(LayerStats(name, u.shape[1], own, p.op_widths))
         # receiving side of dense layer i
-        acc = _decode_digits(r.z, layer.W, p.d, horner=p.is_relu) + layer.b
-        check_width("acc_bits", acc, net.mac_params(i).acc_bits)
+        acc = _decode_digits(r.z, layer.W, p.d_table, horner=p.is_relu) + layer.b
+        check_width("acc_bits", acc, net.mac_params(i).acc_width)
         batch, spikes_in, K_in = x.shape[0], int(r.z.sum()), p.K
         steps = K_in if fs else 1 + K_in
         recv = Counts(inferences=batch, synaptic_adds=spikes_in * layer.n_out,

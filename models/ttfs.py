@@ -63,7 +63,8 @@ class TTFSParams(WeightedLayer, Params):
         Synaptic weights W (added to the slope when a spike arrives).
         Default: :data:`~spikeforge.models.base.DEFAULT_WEIGHTS`.
     thresholds : n_out ints, optional
-        ϑ_i. Omitted: 2^F·(B+1) (spiking) or 2^F (output), i.e. bias 0.
+        ϑ_i. Omitted (unset): 2^F·(B+1) (spiking) or 2^F (output), i.e. bias 0.
+        In effect: :attr:`threshold_values`.
     slope_shift : int
         F: the slope in the window is 2^F. Default 4.
     in_bits : int
@@ -76,6 +77,7 @@ class TTFSParams(WeightedLayer, Params):
         Declared signed weight width. Default 8.
     slope_bits, v_bits : int, optional
         Declared signed widths of slope and potential; omitted: proven bounds.
+        In effect: :attr:`slope_width`, :attr:`v_width`.
     """
 
     weights: tuple = DEFAULT_WEIGHTS
@@ -88,6 +90,8 @@ class TTFSParams(WeightedLayer, Params):
     slope_bits: int | None = None
     v_bits: int | None = None
 
+    DERIVED = {"thresholds": "threshold_values", "slope_bits": "slope_width", "v_bits": "v_width"}
+
     def __post_init__(self):
         n_out, _ = check_weighted_layer(self)
         check_int("slope_shift", self.slope_shift, 0, 30)
@@ -95,15 +99,12 @@ class TTFSParams(WeightedLayer, Params):
         if self.out_bits is not None:
             check_int("out_bits", self.out_bits, 1, 16)
         check_choice("variant", self.variant, VARIANTS)
-        if self.thresholds is None:
-            base = self.slope * (self.B + 1) if self.spiking else self.slope
-            set_field(self, "thresholds", (base,) * n_out)
-        else:
+        if self.thresholds is not None:
             set_field(self, "thresholds", check_int_seq("thresholds", self.thresholds, n_out,
                                                         -(1 << 60), 1 << 60))
-        for name, (lo, hi) in (("slope_bits", self.slope_interval), ("v_bits", self.v_interval)):
+        for name in ("slope_bits", "v_bits"):
             if getattr(self, name) is None:
-                set_field(self, name, derived_width(name, lo, hi))
+                self.effective(name)        # derive now: a bound beyond MAX_STATE_BITS is refused here
             else:
                 check_int(name, getattr(self, name), 2, 62)
 
@@ -118,6 +119,27 @@ class TTFSParams(WeightedLayer, Params):
         th = tuple(base - b for b in bias)
         return cls(weights=weights, thresholds=th, slope_shift=F, in_bits=in_bits,
                    out_bits=out_bits, variant=variant, w_bits=w_bits)
+
+    # -- values in effect of the omittable fields (read by the golden model and by hdl/ttfs.py) --
+    @cached_property
+    def threshold_values(self):
+        """ϑ_i in effect: the declared ``thresholds``, else 2^F·(B+1) (spiking) or 2^F."""
+        if self.thresholds is not None:
+            return self.thresholds
+        base = self.slope * (self.B + 1) if self.spiking else self.slope
+        return (base,) * self.n_out
+
+    @cached_property
+    def slope_width(self):
+        """Signed slope width in effect: the declared ``slope_bits``, else the proven bound."""
+        if self.slope_bits is not None:
+            return self.slope_bits
+        return derived_width("slope_bits", *self.slope_interval)
+
+    @cached_property
+    def v_width(self):
+        """Signed potential width in effect: the declared ``v_bits``, else the proven bound."""
+        return derived_width("v_bits", *self.v_interval) if self.v_bits is None else self.v_bits
 
     # -- derived quantities (read by the golden model and by hdl/ttfs.py) --
     @property
@@ -156,7 +178,7 @@ class TTFSParams(WeightedLayer, Params):
 
     @cached_property
     def theta(self):
-        return np.array(self.thresholds, dtype=np.int64)
+        return np.array(self.threshold_values, dtype=np.int64)
 
     @cached_property
     def alpha(self):
@@ -167,7 +189,7 @@ class TTFSParams(WeightedLayer, Params):
     def equivalent_bias(self):
         """The ANN bias b_i this layer realises."""
         base = self.slope * ((self.B + 1) if self.spiking else 1)
-        return tuple(base - t for t in self.thresholds)
+        return tuple(base - t for t in self.threshold_values)
 
     @cached_property
     def slope_interval(self):
@@ -203,7 +225,7 @@ class TTFSParams(WeightedLayer, Params):
     def readout_interval(self):
         """Range of the output integrator's readout V_i − ϑ_i at the end of tick T0."""
         lo, hi = self.v_interval
-        return lo - max(self.thresholds), hi - min(self.thresholds)
+        return lo - max(self.threshold_values), hi - min(self.threshold_values)
 
     @property
     def readout_bits(self):
@@ -234,7 +256,7 @@ class TTFSParams(WeightedLayer, Params):
     def op_widths(self):
         """Bit widths of the counted operations, for the energy proxy: slope adds per
         input spike, potential updates per tick, weight reads."""
-        return {"add": self.slope_bits, "state": self.v_bits, "word": self.w_bits, "mult": 0}
+        return {"add": self.slope_width, "state": self.v_width, "word": self.w_bits, "mult": 0}
 
     @property
     def latency(self):
@@ -317,9 +339,9 @@ def ttfs_ticks(p: TTFSParams, t_in) -> TTFSResult:
                 slope[...] = f
             else:
                 slope += p.alpha
-        check_width("slope_bits", slope, p.slope_bits)
+        check_width("slope_bits", slope, p.slope_width)
         V += slope
-        check_width("v_bits", V, p.v_bits)
+        check_width("v_bits", V, p.v_width)
         if p.spiking and p.T0 <= t <= p.T0 + p.k_max:
             fire = (t_out < 0) & (V >= p.theta)
             if p.variant == "exactly_one" and t == p.T0 + p.B:
@@ -338,7 +360,7 @@ def ttfs_golden(p: TTFSParams, t_in) -> TTFSResult:
     bounds, so that an overflow is caught at the tick it happens.
     """
     t_in = _check_times(p, t_in)
-    if p.v_bits < signed_bits(*p.v_interval) or p.slope_bits < signed_bits(*p.slope_interval):
+    if p.v_width < signed_bits(*p.v_interval) or p.slope_width < signed_bits(*p.slope_interval):
         return ttfs_ticks(p, t_in)
     T0 = p.T0
     before = (t_in >= 0) & (t_in < T0)

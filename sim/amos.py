@@ -23,9 +23,9 @@ def _crossings(p, gains):
         if g == 0:
             continue
         s = 0
-        for h in (0,) + p.h[i]:
+        for h in (0,) + p.h_table[i]:
             s += h
-            t = p.T[i] + s
+            t = p.T_table[i] + s
             out.append(-((-t) // g) if g > 0 else (t // g))   # ceil(t / g), or floor for g < 0
     return out
 
@@ -40,10 +40,10 @@ def corner_inputs(p):
     (as sign changes of c_i·x − Σ h_ij − T_i), and the same for x2 in the two-input form."""
     lo, hi = width_range(p.x_bits, True)
     acc, sums = 0, []
-    for T in p.T:
+    for T in p.T_table:
         acc += T
         sums += [T, acc]
-    xs = dedup(_around([0, lo, hi] + sums + _crossings(p, p.c), lo, hi))
+    xs = dedup(_around([0, lo, hi] + sums + _crossings(p, p.c_table), lo, hi))
     if not p.two_inputs:
         return xs
     lo2, hi2 = width_range(p.x2_bits, True)
@@ -59,7 +59,7 @@ def _window(values, lo, hi):
 def random_inputs(p, rng, n):
     """Half uniform over the input range, half near the thresholds (where spikes change)."""
     lo, hi = width_range(p.x_bits, True)
-    wlo, whi = _window([0] + _crossings(p, p.c), lo, hi)
+    wlo, whi = _window([0] + _crossings(p, p.c_table), lo, hi)
     near = n // 2
     xs = rng.integers(lo, hi + 1, n - near).tolist() + rng.integers(wlo, whi + 1, near).tolist()
     if not p.two_inputs:

@@ -32,7 +32,7 @@ def corner_inputs(p):
     n = p.n_in
     vecs = [[0] * n, [hi] * n, [lo] * n, [lo if j % 2 else hi for j in range(n)]]
     edges = [0] if p.out_bits is None else [0, ((1 << p.out_bits) - 1) << p.shift, (1 << p.out_bits) << p.shift]
-    for row, b in zip(p.weights, p.bias):
+    for row, b in zip(p.weights, p.bias_values):
         vecs.append([hi if w > 0 else lo for w in row])
         vecs.append([lo if w > 0 else hi for w in row])
         for e in edges:

@@ -16,7 +16,7 @@ def corner_inputs(p):
     lo, hi = width_range(p.x_bits, True)
     vals = [0, 1, -1, lo, hi, (1 << p.K) - 1, 1 << p.K]
     acc = 0
-    for T in p.T:
+    for T in p.T_table:
         acc += max(T, 0)
         vals += [T - 1, T, T + 1, acc - 1, acc, acc + 1]
     return dedup(v for v in vals if lo <= v <= hi)

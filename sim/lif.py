@@ -62,7 +62,7 @@ def corner_inputs(p):
             sel = np.array([sign * w > 0 for w in row], dtype=int)
             trains.append(np.tile(sel, (T, 1)))
     if n <= _MAX_SUBSET_SEARCH:
-        for row, b in zip(p.weights, p.bias):
+        for row, b in zip(p.weights, p.bias_values):
             for target in (p.threshold - 1, p.threshold, p.threshold + 1):
                 for bits in itertools.product((0, 1), repeat=n):
                     if b + sum(w for w, s in zip(row, bits) if s) == target:
@@ -194,6 +194,9 @@ class _ChainParams:
 
     def to_dict(self):
         return {"type": "rate_lif", "encoder": self.ep.to_dict(), "lif": self.p.to_dict()}
+
+    def effective_dict(self):
+        return {"type": "rate_lif", "encoder": self.ep.effective_dict(), "lif": self.p.effective_dict()}
 
 
 class EncoderLIF(wiring.Component):

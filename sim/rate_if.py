@@ -38,14 +38,14 @@ def corner_inputs(p):
         trains.append(alt)
         if n_in <= 12:
             subsets = np.array([[(k >> j) & 1 for j in range(n_in)] for k in range(1 << n_in)])
-            for row, b in zip(p.weights, p.bias):
+            for row, b in zip(p.weights, p.bias_values):
                 current = subsets @ np.array(row) + b
                 for target in (p.threshold - 1, p.threshold, p.threshold + 1):
                     trains.append(np.tile(subsets[np.argmin(np.abs(current - target))], (T, 1)))
         return dedup(tr.tolist() for tr in trains)
     lo, hi = width_range(p.in_bits, False)
     vecs = [[0] * n_in, [hi] * n_in]
-    for row, b in zip(p.weights, p.bias):
+    for row, b in zip(p.weights, p.bias_values):
         vecs += [[hi if w > 0 else 0 for w in row], [hi if w < 0 else 0 for w in row]]
         for target in (p.threshold - 1, p.threshold, p.threshold + 1, 0, -1):
             vecs.append(steer(row, b, target, lo, hi))

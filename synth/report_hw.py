@@ -99,7 +99,7 @@ def cores_section(*, quick=False, progress=lambda *a, **k: None, K=8, bits=8):
         energy = _energy_pj(p, v["golden"])
         fmax = ice["fmax_mhz"]
         row = {
-            "core": core, "params": p.to_dict(), "vectors": n, "simulator": v["simulator"],
+            "core": core, "params": p.to_dict(derived=True), "vectors": n, "simulator": v["simulator"],
             "cycles_per_inference": round(cpi, 3), "latency_cycles": round(latency_cycles, 3),
             "initiation_interval": getattr(p, "initiation_interval", None),
             "spikes_per_inference": round(v["spikes"] / n, 3),

@@ -50,8 +50,9 @@ def test_relu_amos_equals_fs_relu_equals_clamp(K, data):
 
 def test_relu_parameters_from_spec():
     p = AMOSParams.relu(K=4, x_bits=8)
-    assert p.c == (1, 1, 1, 1) and p.T == p.d == (8, 4, 2, 1)
-    assert p.h == ((), (8,), (8, 4), (8, 4, 2))
+    assert p.c_table == (1, 1, 1, 1) and p.T_table == p.d_table == (8, 4, 2, 1)
+    assert p.h_table == ((), (8,), (8, 4), (8, 4, 2))
+    assert p.c is p.T is p.d is p.h is p.u_bits is None      # derived, not declared
     assert p.is_relu and p.shared_inhibition and not p.two_inputs
 
 
@@ -110,7 +111,7 @@ def test_derived_u_bits_never_raises(unit, x_bits, two):
     xs = list(range(lo, hi + 1))
     pairs = [(x, x2) for x in xs for x2 in ((-4, 3) if two else (None,))]
     amos_golden(p, np.array([a for a, _ in pairs]), np.array([b for _, b in pairs]) if two else None)
-    ulo, uhi = srange(p.u_bits)
+    ulo, uhi = srange(p.u_width)
     assert all(ulo <= u <= uhi for x, x2 in pairs for u in naive_amos(c, T, d, h, x, c2, x2)[2])
 
 
@@ -141,7 +142,7 @@ def test_gate_potential_beyond_int64_is_refused():
 
 def test_derived_u_bits_is_a_valid_declared_width():
     p = AMOSParams(K=1, x_bits=4, c=(0,), T=(0,), d=(1,))     # u ≡ 0
-    assert p.u_bits == 2
+    assert p.u_width == 2
     assert AMOSParams.from_json(p.to_json()) == p
 
 
@@ -209,7 +210,7 @@ def test_json_round_trip(unit, two, declare):
     K, c, T, d, h, _ = unit
     p = AMOSParams(K=K, x_bits=9, c=c, T=T, d=d, h=h, c2=c[::-1] if two else None)
     if declare:
-        p = p.replace(u_bits=p.u_bits + 1)
+        p = p.replace(u_bits=p.u_width + 1)
     assert AMOSParams.from_dict(p.to_dict()) == p
     assert AMOSParams.from_json(p.to_json()) == p
     assert p.to_dict()["type"] == "amos"

@@ -49,7 +49,7 @@ def test_derived_acc_bits_never_raises(layer, top):
     xlo, xhi = srange(kw["in_bits"]) if kw["in_signed"] else (0, 2**kw["in_bits"] - 1)
     xs = [[(xhi if (w > 0) == top else xlo) for w in row] for row in kw["weights"]]
     r = ann_golden(p, np.array(xs))
-    lo, hi = srange(p.acc_bits)
+    lo, hi = srange(p.acc_width)
     assert all(lo <= a <= hi for x in xs for a in naive_mac(kw["weights"], kw["bias"], 0, None, x)[0])
     assert r.acc.shape == (len(xs), len(kw["weights"]))
 
@@ -98,7 +98,8 @@ def test_counts_and_lanes():
     assert (c.inferences, c.multiplications, c.synaptic_adds, c.memory_reads) == (5, 60, 60, 60)
     assert (c.state_updates, c.cycles) == (15, 5 * 9)
     one = MACParams(weights=((1,), (2,), (3,)))
-    assert one.lanes == 3 and one.cycles_per_inference == 1 + 3 - 1   # the output beats dominate
+    assert one.lanes is None and one.lane_count == 3
+    assert one.cycles_per_inference == 1 + 3 - 1                     # the output beats dominate
 
 
 # ------------------------------------------------------------------ validation
@@ -142,7 +143,7 @@ def test_numpy_weights_accepted():
 
 def test_zero_layer_width_round_trips():
     p = MACParams(weights=((0, 0),))                                # acc ≡ 0
-    assert p.acc_bits == 2
+    assert p.acc_width == 2
     assert MACParams.from_json(p.to_json()) == p
 
 
@@ -150,7 +151,7 @@ def test_zero_layer_width_round_trips():
 def test_json_round_trip(layer, declare):
     p = MACParams(**layer[0])
     if declare:
-        p = p.replace(acc_bits=p.acc_bits + 1, lanes=1)
+        p = p.replace(acc_bits=p.acc_width + 1, lanes=1)
     assert MACParams.from_dict(p.to_dict()) == p
     assert MACParams.from_json(p.to_json()) == p
     assert p.to_dict()["type"] == "ann"

@@ -46,7 +46,8 @@ def test_relu_spikes_are_binary_digits_of_clamp(K, data):
 
 def test_relu_tables_are_powers_of_two():
     p = FSParams.relu(K=5, x_bits=8)
-    assert p.T == p.h == p.d == (16, 8, 4, 2, 1)
+    assert p.T_table == p.h_table == p.d_table == (16, 8, 4, 2, 1)
+    assert p.T is p.h is p.d is p.v_bits is None            # derived, not declared
     assert p.is_relu and p == FSParams(K=5, x_bits=8)
 
 
@@ -86,7 +87,7 @@ def test_derived_v_bits_never_raises(tab, x_bits):
     lo, hi = srange(x_bits)
     xs = list(range(lo, hi + 1))
     fs_golden(p, np.array(xs))
-    vlo, vhi = srange(p.v_bits)
+    vlo, vhi = srange(p.v_width)
     assert all(vlo <= v <= vhi for x in xs for v in naive_fs(T, h, d, x)[2])
 
 
@@ -187,7 +188,7 @@ def test_json_round_trip(tab, x_bits, declare):
     K, T, h, d = tab
     p = FSParams(K=K, x_bits=x_bits, T=T, h=h, d=d)
     if declare:
-        p = p.replace(v_bits=p.v_bits + 3)
+        p = p.replace(v_bits=p.v_width + 3)
     assert FSParams.from_dict(p.to_dict()) == p
     assert FSParams.from_json(p.to_json()) == p
     assert p.to_dict()["type"] == "fs"

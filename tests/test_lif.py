@@ -62,7 +62,7 @@ def test_derived_v_bits_holds_every_state(layer):
     kw, batch = layer
     p = LIFParams(**kw)
     lif_golden(p, np.array(batch))
-    lo, hi = srange(p.v_bits)
+    lo, hi = srange(p.v_width)
     assert all(lo <= v <= hi for e in run_naive(kw, batch) for v in e[2])
 
 
@@ -73,7 +73,7 @@ def test_derived_v_bits_worst_case_inputs(layer, all_on):
     s = [[int(all_on)] * len(kw["weights"][0])] * kw["time_steps"]
     p = LIFParams(**kw)
     lif_golden(p, np.array([s]))
-    lo, hi = srange(p.v_bits)
+    lo, hi = srange(p.v_width)
     assert all(lo <= v <= hi for v in run_naive(kw, [s])[0][2])
 
 
@@ -162,7 +162,7 @@ def test_circuit_widths():
     assert p.acc_bits == 5
     assert (p.in_index_bits, p.out_index_bits) == (2, 1)
     assert LIFParams(weights=((1,),)).in_index_bits == 1
-    assert p.acc_bits <= p.v_bits
+    assert p.acc_bits <= p.v_width
 
 
 # ------------------------------------------------------------------ validation

@@ -67,7 +67,7 @@ def test_derived_v_bits_holds_every_state(layer):
     kw, batch, steps = layer
     p = IFParams(**kw)
     if_golden(p, np.array(batch))
-    lo, hi = srange(p.v_bits)
+    lo, hi = srange(p.v_width)
     assert all(lo <= v <= hi for e in run_naive(kw, steps) for v in e[2])
 
 
@@ -78,7 +78,7 @@ def test_derived_v_bits_extreme_direct_inputs(layer, top):
     x = [(2**kw["in_bits"] - 1) if top else 0] * len(kw["weights"][0])
     p = IFParams(**kw)
     if_golden(p, np.array([x]))
-    lo, hi = srange(p.v_bits)
+    lo, hi = srange(p.v_width)
     assert all(lo <= v <= hi for v in run_naive(kw, [[x] * kw["time_steps"]])[0][2])
 
 

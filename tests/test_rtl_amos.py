@@ -90,7 +90,7 @@ def general_params(draw):
     c2 = draw(vec) if draw(st.booleans()) else None
     p = AMOSParams(K=K, x_bits=draw(st.integers(2, 12)), c=draw(vec), T=draw(vec), d=draw(vec),
                    h=h, c2=c2, x2_bits=draw(st.integers(2, 8)))
-    return p.replace(u_bits=p.u_bits + draw(st.integers(0, 3)))
+    return p.replace(u_bits=p.u_width + draw(st.integers(0, 3)))
 
 
 @settings(max_examples=4, deadline=None, derandomize=True)
@@ -105,7 +105,7 @@ def test_general_params(p):
 def test_residual_steps_reproduce_the_potentials(p, data):
     """The residual recurrence the RTL uses (shared inhibition) gives the golden spikes."""
     if not p.shared_inhibition:
-        assert p.inhibition_fanout == tuple(sum(1 for i in range(j + 1, p.K) if p.h[i][j])
+        assert p.inhibition_fanout == tuple(sum(1 for i in range(j + 1, p.K) if p.h_table[i][j])
                                             for j in range(p.K))
         return
     lo, hi = -(1 << (p.x_bits - 1)), (1 << (p.x_bits - 1)) - 1
@@ -114,7 +114,7 @@ def test_residual_steps_reproduce_the_potentials(p, data):
     z_gold = amos_golden(p, np.array([x]), np.array([x2]) if p.two_inputs else None).z[0]
     v, z = p.residual_start, []
     for i in range(p.K):
-        u = v + p.c[i] * x + (p.c2[i] * x2 if p.two_inputs else 0)
+        u = v + p.c_table[i] * x + (p.c2[i] * x2 if p.two_inputs else 0)
         z.append(int(u >= 0))
         if i < p.K - 1:
             v += p.residual_steps[i][z[-1]]

@@ -139,6 +139,6 @@ def test_ports_follow_params():
     spk, mem = LIFLayer(PARAMS[IDS[7]]), LIFLayer(PARAMS[IDS[8]])
     assert fields(spk, "i") == {"index": (3, False), "end": (1, False)}
     assert fields(spk, "o") == {"index": (2, False), "end": (1, False)}
-    assert fields(mem, "o") == {"index": (2, False), "value": (PARAMS[IDS[8]].v_bits, True),
+    assert fields(mem, "o") == {"index": (2, False), "value": (PARAMS[IDS[8]].v_width, True),
                                 "end": (1, False)}
     assert fields(LIFLayer(PARAMS[IDS[0]]), "i") == {"index": (1, False), "end": (1, False)}

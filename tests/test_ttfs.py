@@ -161,10 +161,10 @@ def test_spike_time_encodes_value_in_window():
 
 def test_default_thresholds_mean_zero_bias():
     p = TTFSParams(weights=((1, 2),), slope_shift=2, in_bits=3, out_bits=2)
-    assert p.thresholds == (4 * 4,) and p.equivalent_bias == (0,)
+    assert p.threshold_values == (4 * 4,) and p.equivalent_bias == (0,) and p.thresholds is None
     q = TTFSParams.from_relu_layer([[1, 2]], [5], 2, 3, 2)
     assert q.equivalent_bias == (5,)
-    assert TTFSParams(weights=((1,),), slope_shift=3, out_bits=None).thresholds == (8,)
+    assert TTFSParams(weights=((1,),), slope_shift=3, out_bits=None).threshold_values == (8,)
 
 
 def test_cycle_count_is_the_rtl_schedule():
@@ -306,11 +306,11 @@ def test_too_small_widths_raise(model):
 def test_declared_widths_raise_iff_naive_state_overflows(layer, data):
     W, b, F, in_bits, out_bits, variant, w_bits = layer
     p0 = relu_params(layer)
-    v_bits = data.draw(st.integers(2, p0.v_bits), label="v_bits")
-    slope_bits = data.draw(st.integers(2, p0.slope_bits), label="slope_bits")
+    v_bits = data.draw(st.integers(2, p0.v_width), label="v_bits")
+    slope_bits = data.draw(st.integers(2, p0.slope_width), label="slope_bits")
     p = p0.replace(v_bits=v_bits, slope_bits=slope_bits)
     row = data.draw(vectors(st.integers(-1, 2**in_bits - 1), len(W[0])), label="t_in")
-    _, _, trace = naive_ticks(W, p.thresholds, F, in_bits, out_bits, variant, row)
+    _, _, trace = naive_ticks(W, p.threshold_values, F, in_bits, out_bits, variant, row)
     widths = {"v_bits": v_bits, "slope_bits": slope_bits}
     first = next((name for name, vals in trace
                   if any(not srange(widths[name])[0] <= v <= srange(widths[name])[1] for v in vals)),
@@ -329,8 +329,8 @@ def test_derived_widths_hold_every_state(layer, data):
     W, b, F, in_bits, out_bits, variant, w_bits = layer
     p = relu_params(layer)
     row = data.draw(vectors(st.integers(-1, 2**in_bits - 1), len(W[0])), label="t_in")
-    widths = {"v_bits": p.v_bits, "slope_bits": p.slope_bits}
-    for name, vals in naive_ticks(W, p.thresholds, F, in_bits, out_bits, variant, row)[2]:
+    widths = {"v_bits": p.v_width, "slope_bits": p.slope_width}
+    for name, vals in naive_ticks(W, p.threshold_values, F, in_bits, out_bits, variant, row)[2]:
         lo, hi = srange(widths[name])
         assert all(lo <= v <= hi for v in vals), name
 
@@ -360,7 +360,7 @@ def test_invalid_params_raise_config_error(kwargs, msg):
 def test_json_round_trip(layer, declare):
     p = relu_params(layer)
     if declare:
-        p = p.replace(v_bits=p.v_bits + 1, slope_bits=p.slope_bits + 2)
+        p = p.replace(v_bits=p.v_width + 1, slope_bits=p.slope_width + 2)
     assert TTFSParams.from_dict(p.to_dict()) == p
     assert TTFSParams.from_json(p.to_json()) == p
     assert p.to_dict()["type"] == "ttfs"
