@@ -10,10 +10,39 @@ import numpy as np
 from .base import check_int_array
 from .energy import energy_breakdown
 from .errors import ConfigError
+from .inputs import limit, limit_error
 from .network import Network
-from .simulate import run_network
+from .simulate import LayerStats, NetworkResult, run_network
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["Evaluation", "evaluate", "run_chunked", "chunk_size"]
+
+
+def chunk_size(net: Network, n):
+    """Samples per golden run so that samples × time steps × widest layer stays within the
+    ``run_elements`` limit (see :mod:`spikeforge.models.inputs`)."""
+    steps = int(net.options.get("time_steps", 1) or 1)
+    width = max([net.n_inputs] + [l.n_out for l in net.layers])
+    per_sample = steps * width
+    cap = limit("run_elements")
+    if per_sample > cap:
+        raise limit_error("run_elements", f"one sample of {net.name!r} ({steps} time steps × "
+                          f"{width} neurons)", per_sample)
+    return max(1, min(n, cap // per_sample))
+
+
+def run_chunked(net: Network, x):
+    """:func:`run_network` in chunks of :func:`chunk_size` samples; results and counts are
+    those of one run over all of ``x`` (counts add up, predictions concatenate)."""
+    n = x.shape[0]
+    step = chunk_size(net, n) if n else 1
+    if step >= n:
+        return run_network(net, x)
+    parts = [run_network(net, x[i:i + step]) for i in range(0, n, step)]
+    layers = [LayerStats(s.name, s.neurons, sum((p.layers[k].counts for p in parts[1:]), s.counts),
+                         s.widths) for k, s in enumerate(parts[0].layers)]
+    return NetworkResult(scores=np.concatenate([p.scores for p in parts]),
+                         predictions=np.concatenate([p.predictions for p in parts]), layers=layers,
+                         activations=[np.concatenate(a) for a in zip(*(p.activations for p in parts))])
 
 
 @dataclass
@@ -49,8 +78,8 @@ def evaluate(net: Network, x, y=None) -> Evaluation:
         y = check_int_array("labels", y)
         if y.shape != (x.shape[0],):
             raise ConfigError(f"labels must have shape ({x.shape[0]},), not {y.shape}")
-    r = run_network(net, x)
-    ref = r if net.coding == "ann" else run_network(net.reference(), x)
+    r = run_chunked(net, x)
+    ref = r if net.coding == "ann" else run_chunked(net.reference(), x)
     per = r.total.per_inference()
     n = x.shape[0]
     layers = [{"name": s.name, "neurons": s.neurons,

@@ -38,7 +38,7 @@ LIMITS = {
     "file_mb": ("SPIKEFORGE_MAX_FILE_MB", 256, "MiB", "size of an input file"),
     "array_elements": ("SPIKEFORGE_MAX_ARRAY_ELEMENTS", 50_000_000, "elements",
                        "elements of one array in an input file"),
-    "run_elements": ("SPIKEFORGE_MAX_RUN_ELEMENTS", 200_000_000, "elements",
+    "run_elements": ("SPIKEFORGE_MAX_RUN_ELEMENTS", 20_000_000, "elements",
                      "samples × time steps × neurons held at once by a golden run"),
 }
 #: deepest JSON nesting accepted (a design file needs 4).
