@@ -44,7 +44,7 @@ def check_int(name, value, lo=None, hi=None):
 
 def check_int_seq(name, seq, length=None, lo=None, hi=None):
     """Return a tuple of ints; check length and per-element range."""
-    if isinstance(seq, (str, bytes)) or not hasattr(seq, "__iter__"):
+    if not isinstance(seq, (list, tuple, range, np.ndarray)):
         raise ConfigError(f"{name} must be a sequence of integers, not {seq!r}")
     out = tuple(check_int(f"{name}[{i}]", v, lo, hi) for i, v in enumerate(seq))
     if length is not None and len(out) != length:
@@ -88,6 +88,8 @@ def check_int_array(name, x):
             raise ConfigError(f"{name} contains NaN or infinite values")
         if not np.all(arr == np.round(arr)):
             raise ConfigError(f"{name} must hold integers (quantize first); got fractional values")
+        if arr.size and float(np.abs(arr).max()) >= 2.0 ** 63:
+            raise ConfigError(f"{name} holds {float(np.abs(arr).max()):g}, beyond the int64 range")
         return arr.astype(np.int64)
     raise ConfigError(f"{name} must be an integer array, not dtype {arr.dtype}")
 

@@ -187,7 +187,7 @@ def _member_header(f, name, source):
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
         else:
             raise ValueError(f"unsupported .npy version {version}")
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error, SyntaxError, TypeError) as e:
+    except Exception as e:            # NumPy's header parser raises many kinds on garbage
         raise ConfigError(f"{source}: entry {name!r} is not a NumPy array ({str(e).splitlines()[0]})") from None
     return shape, fortran, dtype
 

@@ -379,3 +379,10 @@ def test_many_time_steps_run_in_bounded_chunks(monkeypatch):
     monkeypatch.setenv("SPIKEFORGE_MAX_RUN_ELEMENTS", "100")
     with pytest.raises(ConfigError, match="SPIKEFORGE_MAX_RUN_ELEMENTS"):
         chunk_size(net, len(x))
+
+
+def test_huge_float_input_is_named_not_wrapped():
+    from spikeforge import FSParams, fs_golden
+    from spikeforge.models.errors import ConfigError
+    with pytest.raises(ConfigError, match=r"^x holds 1e\+30, beyond the int64 range$"):
+        fs_golden(FSParams.relu(K=8, x_bits=12), np.array([1e30]))
