@@ -137,14 +137,15 @@ def test_convert_replaces_same_names_and_keeps_the_rest(tmp_path, capsys):
     assert leftovers(out) == []
 
 
-def test_sigterm_during_report_leaves_nothing(tmp_path):
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_during_report_leaves_nothing(tmp_path, sig, code):
     out = tmp_path / "rep"
     p = subprocess.Popen([EXE, "report", "--golden-only", "--out", str(out)], cwd=tmp_path,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(4)
-    p.send_signal(signal.SIGTERM)
+    p.send_signal(sig)
     _, err = p.communicate(timeout=60)
-    assert p.returncode == 143, err
+    assert p.returncode == code, err
     assert err.strip().splitlines()[-1] == "error: interrupted"
     assert "Traceback" not in err
     assert not out.exists()
