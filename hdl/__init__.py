@@ -34,4 +34,4 @@ def generate_verilog(name, params):
     """Deterministic Verilog text of core ``name`` at ``params``."""
     from .export import to_verilog
     comp = build_core(name, params)
-    return to_verilog(comp, name, params, getattr(comp, "handshake", ""))
+    return to_verilog(comp, name, params)

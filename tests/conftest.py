@@ -38,3 +38,11 @@ def simulator_params():
 
 
 SIMULATORS = simulator_params()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say how many long tests the default run left out, and how to run them."""
+    slow = [r for r in terminalreporter.stats.get("deselected", []) if "slow" in getattr(r, "keywords", {})]
+    if slow:
+        terminalreporter.write_line(f"{len(slow)} slow test(s) deselected by the default '-m \"not slow\"'; "
+                                    "run them with: python -m pytest -m slow -n auto")
