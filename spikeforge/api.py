@@ -175,6 +175,7 @@ def core_params(core, overrides=(), source=None, layer=None):
     elif layer is not None:
         raise ConfigError("--layer needs --from DESIGN.json")
     base.pop("type", None) if base.get("type") in (None, core) else None
+    from_source = set(base)
     names = {f.name for f in dataclasses.fields(info.params)}
     for text in overrides:
         name, value = parse_param(text)
@@ -182,4 +183,13 @@ def core_params(core, overrides=(), source=None, layer=None):
             raise ConfigError(f"core {core!r} has no parameter {name!r}; its parameters: "
                               f"{', '.join(sorted(names))}")
         base[name] = value
-    return info.params.from_dict(base)
+    try:
+        return info.params.from_dict(base)
+    except ConfigError as e:
+        # values that could be derived but are declared in the source (e.g. the tables of a
+        # file written before to_dict left derived values out) may clash with an override
+        kept = sorted((from_source & set(info.params.DERIVED)) - {parse_param(t)[0] for t in overrides})
+        if not (overrides and kept):
+            raise
+        raise ConfigError(f"{e} ({source} declares {', '.join(kept)}; leave them out of the file "
+                          "to have them derived)") from None
