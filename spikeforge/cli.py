@@ -19,6 +19,7 @@ import warnings
 import click
 
 from .models.errors import Interrupted, SpikeforgeError, SpikeforgeWarning, ToolError
+from .synth.targets import DEFAULT_TARGET, TARGET_NAMES, get_target
 
 EXIT_INPUT, EXIT_TOOL, EXIT_INTERNAL = 2, 3, 4
 
@@ -222,8 +223,8 @@ def generate(core, params, source, layer, output):
 
 @cli.command()
 @click.argument("core")
-@click.option("--target", type=click.Choice(["ice40-up5k", "ecp5-85f", "cmos"]), default="ice40-up5k",
-              show_default=True)
+@click.option("--target", type=click.Choice(TARGET_NAMES), default=DEFAULT_TARGET, show_default=True,
+              help="Synthesis target (see the README's table of targets).")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Override one parameter.")
 @click.option("--from", "source", type=click.Path(dir_okay=False), default=None,
               help="Parameters from a network design JSON (see --layer) or a core parameter JSON.")
@@ -249,13 +250,12 @@ def synth(core, target, params, source, layer, dsp, as_json):
         source, core = core, core_of_file(core)
     p = core_params(core, overrides=params, source=source, layer=layer)
     progress = Progress(quiet=as_json)
-    progress("running synthesis (the first call of a YoWASP tool compiles it, ~30 s)")
     r = synth_core(core, p, target, dsp=dsp, progress=progress)
     if as_json:
         click.echo(json.dumps(r.to_dict(), indent=1))
         return
     rows = [("target", r.target), ("top", r.top)]
-    if target == "cmos":
+    if not get_target(target).pnr:
         rows += [("transistors (estimate)", r.transistors), ("flip-flops", r.ffs)]
     else:
         rows += [("LUT4", r.luts), ("flip-flops", r.ffs), ("carry cells", r.carry), ("BRAM", r.bram),
@@ -265,6 +265,8 @@ def synth(core, target, params, source, layer, dsp, as_json):
         h = r.harness
         rows.append(("harness alone", f"{h['luts']} LUT4, {h['ffs']} FF, {h['logic_cells']} LC "
                                       f"(included in the figures above)"))
+        rows.append(("core alone (above − harness)", f"{r.luts - h['luts']} LUT4, {r.ffs - h['ffs']} FF, "
+                                                     f"{r.logic_cells - h['logic_cells']} LC"))
     rows.append(("logs", r.log_dir + (" (cached)" if r.cached else "")))
     for k, v in rows:
         click.echo(f"{k:28s} {v}")
@@ -276,8 +278,8 @@ def synth(core, target, params, source, layer, dsp, as_json):
               help="A swept parameter and its values (repeatable; the grid is their product), "
                    "e.g. --axis K=4,8,16 --axis x_bits=10,12. P (parallelism) is the 'lanes' parameter.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A fixed parameter.")
-@click.option("--target", type=click.Choice(["ice40-up5k", "ecp5-85f", "cmos"]), default="ecp5-85f",
-              show_default=True)
+@click.option("--target", type=click.Choice(TARGET_NAMES), default=DEFAULT_TARGET, show_default=True,
+              help="Synthesis target.")
 @click.option("--dsp", is_flag=True, help="iCE40: map multipliers to DSPs.")
 @click.option("--cosim", is_flag=True, help="Also co-simulate each point: cycles and inferences/s.")
 @click.option("--jobs", type=int, default=None, help="Parallel points (default: all CPUs).")

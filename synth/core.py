@@ -8,6 +8,7 @@ from ..hdl import build_core, generate_verilog
 from ..hdl.export import top_name
 from .flow import prepare
 from .harness import Harness
+from .targets import get_target
 
 __all__ = ["synth_core", "harness_verilog"]
 
@@ -27,7 +28,7 @@ def synth_core(core, params, target, *, dsp=False, progress=lambda *a, **k: None
     """
     text = generate_verilog(core, params)
     top = top_name(core)
-    if target != "ice40-up5k":
+    if not get_target(target).needs_harness:
         return prepare(text, top, target, dsp=dsp, label=top).execute(progress, cache)
     r = prepare(text, top, target, dsp=dsp, harness_verilog=harness_verilog(core, params),
                 label=f"{top} in harness").execute(progress, cache)

