@@ -136,40 +136,68 @@ def derived_width(name, lo, hi):
 
 
 def check_width(name, arr, bits, signed=True):
-    """Raise :class:`WidthError` if any element of ``arr`` exceeds the declared width."""
+    """Raise :class:`WidthError` if any element of ``arr`` exceeds the declared width.
+
+    Returns ``(min, max)`` of ``arr`` as Python ints (None if it is empty), so that a
+    caller can bound what follows from it without a second pass over the data.
+    """
     lo, hi = width_range(bits, signed)
     a = np.asarray(arr)
     if a.size == 0:
-        return
-    amin, amax = int(a.min()), int(a.max())
+        return None
+    amin, amax = int(np.minimum.reduce(a, axis=None)), int(np.maximum.reduce(a, axis=None))
     if amin < lo:
         raise WidthError(name, amin, lo, hi)
     if amax > hi:
         raise WidthError(name, amax, lo, hi)
+    return amin, amax
 
 
 # ------------------------------------------------------------- exact arithmetic
 
+_F32_EXACT = 1 << 24
 _F64_EXACT = 1 << 53
 
 
-def exact_matmul(a, b):
-    """Integer matrix product ``a @ b`` computed exactly through float64 BLAS.
+def exact_matmul(a, b, a_max=None, b_max=None):
+    """Integer matrix product ``a @ b`` computed exactly through floating-point BLAS.
 
-    Every partial sum is bounded by ``max|a| * max|b| * inner``; if that bound
-    is below 2**53 the float64 product is exact and is returned as int64.
-    Otherwise the (slow) int64 product is used. Either way the result is exact.
+    Every partial sum is bounded by ``max|a| * max|b| * inner``. Below 2**24 the
+    float32 product is exact, below 2**53 the float64 one; either is returned as
+    int64. Otherwise the (slow) int64 product is used, and a bound of 2**62 or more
+    raises :class:`WidthError`. Either way the result is exact.
+
+    ``a_max``, ``b_max``: known bounds on max|a| and max|b| (1 for spikes, the
+    declared weight width's bound for weights); they save a pass over the data and
+    must be true bounds. A stack ``a`` (..., m, k) times a matrix ``b`` (k, n) is
+    computed as one (... · m, k) product, not one product per matrix of the stack.
+    How many threads BLAS uses is set around the golden run
+    (:func:`spikeforge.models.simulate.blas_threads`).
     """
     a = np.asarray(a)
     b = np.asarray(b)
     if a.size == 0 or b.size == 0:
         return np.asarray(a, dtype=np.int64) @ np.asarray(b, dtype=np.int64)
-    bound = int(np.abs(a).max()) * int(np.abs(b).max()) * a.shape[-1]
-    if bound < _F64_EXACT:
-        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
-    if bound >= 1 << 62:
+    given = a_max is not None or b_max is not None
+    if a_max is None:
+        a_max = max(-int(np.minimum.reduce(a, axis=None)), int(np.maximum.reduce(a, axis=None)))
+    if b_max is None:
+        b_max = max(-int(np.minimum.reduce(b, axis=None)), int(np.maximum.reduce(b, axis=None)))
+    bound = int(a_max) * int(b_max) * a.shape[-1]
+    if bound >= 1 << 62 and given:      # a given bound too loose: the data decide
+        return exact_matmul(a, b)
+    if bound < _F32_EXACT:
+        dtype = np.float32
+    elif bound < _F64_EXACT:
+        dtype = np.float64
+    elif bound >= 1 << 62:
         raise WidthError("matmul accumulator", bound, -(1 << 62), (1 << 62) - 1)
-    return a.astype(np.int64) @ b.astype(np.int64)
+    else:
+        dtype = np.int64
+    if a.ndim > 2 and b.ndim == 2:
+        flat = a.reshape(-1, a.shape[-1]).astype(dtype, copy=False) @ b.astype(dtype, copy=False)
+        return flat.astype(np.int64, copy=False).reshape(a.shape[:-1] + (b.shape[1],))
+    return (a.astype(dtype, copy=False) @ b.astype(dtype, copy=False)).astype(np.int64, copy=False)
 
 
 def round_shift(x, s):
