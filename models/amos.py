@@ -16,16 +16,16 @@ Math, sources, widths, counts and the RTL schedule: docs/cores/amos.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
 from .base import (Counts, Params, check_int, check_int_seq, check_width, check_int_array,
                    register_core, set_field, signed_bits, unsigned_bits, width_range)
 from .errors import ConfigError
-from .fs import relu_tables
+from .fs import binary_digits, popcount_sum, relu_tables
 
-__all__ = ["AMOSParams", "AMOSResult", "amos_golden", "amos_param_count", "gain_form"]
+__all__ = ["AMOSParams", "AMOSResult", "amos_golden", "amos_steps", "amos_param_count", "gain_form"]
 
 _LIM = 1 << 40
 MAX_K = 40          # the largest unit of the AMOS paper's Table 3 (two-input mult, K = 40)
@@ -271,7 +271,115 @@ class AMOSResult:
 
 @register_core("amos", params=AMOSParams, summary="at-most-one-spike unit, K pipelined threshold gates")
 def amos_golden(p: AMOSParams, x, x2=None) -> AMOSResult:
-    """Run the AMOS unit on a batch of integer inputs (any shape)."""
+    """Run the AMOS unit on a batch of integer inputs (any shape).
+
+    Equal to :func:`amos_steps` (neuron by neuron, the oracle), with every width
+    check, at a cost of O(1) NumPy calls for the ReLU unit.
+    """
+    return amos_run(p, x, x2)
+
+
+def amos_run(p: AMOSParams, x, x2=None, spikes=True) -> AMOSResult:
+    """:func:`amos_golden`; with ``spikes=False`` the result's ``z`` is None."""
+    x, x2, xr, x2r = _amos_inputs(p, x, x2)
+    if xr is None:
+        return amos_steps(p, x, x2)
+    info = _amos_static(p)
+    # every gate potential u_i lies in the interval of u_interval, taken over the actual inputs
+    ulo, uhi = width_range(p.u_width, True)
+    lo = hi = None
+    for c, c2, inh_lo, inh_hi in info.gates:
+        a, b = sorted((c * xr[0], c * xr[1]))
+        if c2 is not None:
+            a2, b2 = sorted((c2 * x2r[0], c2 * x2r[1]))
+            a, b = a + a2, b + b2
+        lo = a + inh_lo if lo is None else min(lo, a + inh_lo)
+        hi = b + inh_hi if hi is None else max(hi, b + inh_hi)
+    if lo < ulo or hi > uhi:
+        return amos_steps(p, x, x2)     # the exact neuron and value of the overflow
+    K, n = p.K, int(x.size)
+    if info.relu:                       # the spikes are the binary digits of clamp(x, 0, 2^K − 1)
+        y = np.asarray(np.minimum(np.maximum(x, 0), (1 << K) - 1))   # an array also for 0-d x
+        z = binary_digits(y, K) if spikes or not info.lsb_only else None
+        n_spikes = int(z.sum()) if z is not None else popcount_sum(y, K)
+        if info.lsb_only:               # every neuron but the last inhibits through the residual
+            inhibition_adds = n_spikes - int(np.count_nonzero(y & 1))
+        else:
+            inhibition_adds = int(z.reshape(-1, K).sum(axis=0, dtype=np.int64) @ info.fanout)
+    else:
+        z = np.zeros(x.shape + (K,), dtype=np.uint8)
+        y = np.zeros(x.shape, dtype=np.int64)
+        h = p.h_table
+        for i in range(K):
+            u = p.c_table[i] * x - p.T_table[i]
+            if x2 is not None:
+                u = u + p.c2[i] * x2
+            for j in range(i):
+                if h[i][j]:
+                    u = u - h[i][j] * z[..., j].astype(np.int64)
+            zi = u >= 0
+            z[..., i] = zi
+            y += p.d_table[i] * zi
+        n_spikes = int(z.sum())
+        inhibition_adds = int(z.reshape(-1, K).sum(axis=0, dtype=np.int64) @ info.fanout)
+    counts = Counts(inferences=n, spikes=n_spikes, synaptic_adds=n_spikes + inhibition_adds,
+                    state_updates=n * K, multiplications=n * info.gain_multiplications, memory_reads=0,
+                    cycles=n * info.initiation_interval + info.latency - info.initiation_interval)
+    return AMOSResult(z=z if spikes else None, y=y, counts=counts)
+
+
+def _amos_inputs(p, x, x2):
+    """Checked inputs and their (min, max) ranges (None for an empty x or no x2)."""
+    x = check_int_array("x", x)
+    xr = check_width("x_bits", x, p.x_bits, signed=True)
+    x2r = None
+    if p.two_inputs:
+        if x2 is None:
+            raise ConfigError("this AMOS unit has two inputs (c2 set): pass x2")
+        x2 = check_int_array("x2", x2)
+        if x2.shape != x.shape:
+            raise ConfigError(f"x2 must have the shape of x {x.shape}, not {x2.shape}")
+        x2r = check_width("x2_bits", x2, p.x2_bits, signed=True)
+    elif x2 is not None:
+        raise ConfigError("this AMOS unit has one input: x2 given but c2 is not set")
+    return x, x2, xr, x2r
+
+
+@dataclass(frozen=True)
+class _AMOSStatic:
+    relu: bool
+    gates: tuple            # per neuron: c_i, c'_i (None), Σ min(0, −h_ij) − T_i, Σ max(0, −h_ij) − T_i
+    fanout: np.ndarray
+    lsb_only: bool          # fanout (1, …, 1, 0): shared inhibition
+    gain_multiplications: int
+    latency: int
+    initiation_interval: int
+
+
+def _amos_static(p):
+    """What a run reads from the parameters besides the inputs, once per parameter set."""
+    try:
+        return _amos_static_cached(p)
+    except TypeError:                   # unhashable field values: derive without the cache
+        return _amos_static_cached.__wrapped__(p)
+
+
+@lru_cache(maxsize=256)
+def _amos_static_cached(p):
+    h, T = p.h_table, p.T_table
+    gates = tuple((p.c_table[i], p.c2[i] if p.two_inputs else None,
+                   sum(min(0, -v) for v in h[i]) - T[i], sum(max(0, -v) for v in h[i]) - T[i])
+                  for i in range(p.K))
+    fanout = tuple(p.inhibition_fanout)
+    return _AMOSStatic(relu=p.is_relu, gates=gates, fanout=np.array(fanout, dtype=np.int64),
+                       lsb_only=fanout == (1,) * (p.K - 1) + (0,),
+                       gain_multiplications=p.gain_multiplications, latency=p.latency,
+                       initiation_interval=p.initiation_interval)
+
+
+def amos_steps(p: AMOSParams, x, x2=None) -> AMOSResult:
+    """Neuron-by-neuron reference of :func:`amos_golden`: eq. 2 literally, with a width
+    check of every gate potential."""
     x = check_int_array("x", x)
     check_width("x_bits", x, p.x_bits, signed=True)
     if p.two_inputs:

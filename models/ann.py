@@ -156,14 +156,15 @@ def ann_golden(p: MACParams, x) -> MACResult:
     x = check_int_array("x", x)
     if x.ndim < 1 or x.shape[-1] != p.n_in:
         raise ConfigError(f"x must have shape (..., {p.n_in}), not {x.shape}")
-    check_width("in_bits", x, p.in_bits, signed=p.in_signed)
-    acc = exact_matmul(x, p.W.T) + p.b
+    xr = check_width("in_bits", x, p.in_bits, signed=p.in_signed)
+    acc = exact_matmul(x, p.W.T, a_max=None if xr is None else max(-xr[0], xr[1]),
+                       b_max=1 << (p.w_bits - 1)) + p.b
     check_width("acc_bits", acc, p.acc_width, signed=True)
     if p.out_bits is None:
         y = acc
     else:
-        y = np.clip(floor_shift(acc, p.shift), 0, p.out_max)
-    n = int(np.prod(x.shape[:-1]))
+        y = np.minimum(np.maximum(floor_shift(acc, p.shift), 0), p.out_max)   # the ReLU clamp
+    n = math.prod(x.shape[:-1])
     macs = n * p.n_in * p.n_out
     counts = Counts(inferences=n, synaptic_adds=macs, multiplications=macs, memory_reads=macs,
                     state_updates=n * p.n_out, cycles=n * p.cycles_per_inference)

@@ -25,7 +25,7 @@ import numpy as np
 from .base import (Counts, Params, check_int, check_int_seq, check_width, check_int_array,
                    register_core, set_field, signed_bits, unsigned_bits, width_range)
 
-__all__ = ["FSParams", "FSResult", "fs_golden", "relu_tables"]
+__all__ = ["FSParams", "FSResult", "fs_golden", "fs_steps", "relu_tables"]
 
 MAX_K = 32
 
@@ -177,7 +177,56 @@ class FSResult:
 
 @register_core("fs", params=FSParams, summary="few-spike neuron, K time-multiplexed steps")
 def fs_golden(p: FSParams, x) -> FSResult:
-    """Run the FS neuron on a batch of integer inputs (any shape)."""
+    """Run the FS neuron on a batch of integer inputs (any shape).
+
+    Equal to :func:`fs_steps` (the integer form step by step, the oracle), with
+    every width check, at a cost of O(1) NumPy calls for the ReLU tables.
+    """
+    return fs_run(p, x)
+
+
+def fs_run(p: FSParams, x, spikes=True) -> FSResult:
+    """:func:`fs_golden`; with ``spikes=False`` the result's ``z`` is None (saves the
+    spike array where only the decoded values and counts are needed)."""
+    x = check_int_array("x", x)
+    xr = check_width("x_bits", x, p.x_bits, signed=True)
+    if xr is None:
+        return fs_steps(p, x)
+    K, relu = p.K, p.is_relu
+    if relu:
+        # v falls from x to x − clamp(x, 0, 2^K − 1), and x − clamp(x) is monotone in x:
+        # the extremes of v over all steps are max x and min x − clamp(min x), exactly
+        top = (1 << K) - 1
+        lo, hi = xr[0] - min(max(xr[0], 0), top), xr[1]
+    else:
+        lo, hi = _v_range(p.T_table, p.h_table, *xr)      # a sound bound
+    vlo, vhi = width_range(p.v_width, True)
+    if lo < vlo or hi > vhi:
+        return fs_steps(p, x)           # the exact step and value of the overflow
+    if relu:                            # the spikes are the binary digits of clamp(x)
+        y = np.asarray(np.minimum(np.maximum(x, 0), top))     # an array also for 0-d x
+        z = binary_digits(y, K) if spikes else None
+        n_spikes = int(z.sum()) if spikes else popcount_sum(y, K)
+    else:
+        v, z = x, np.zeros(x.shape + (K,), dtype=np.uint8)
+        y = np.zeros(x.shape, dtype=np.int64)
+        for t in range(K):
+            zt = v >= p.T_table[t]
+            z[..., t] = zt
+            v = v - p.h_table[t] * zt
+            y += p.d_table[t] * zt
+        n_spikes = int(z.sum())
+        z = z if spikes else None
+    n = int(x.size)
+    counts = Counts(inferences=n, spikes=n_spikes, synaptic_adds=n_spikes,
+                    state_updates=n * K, memory_reads=0 if relu else 3 * K * n,
+                    cycles=n * p.initiation_interval)
+    return FSResult(z=z, y=y, counts=counts)
+
+
+def fs_steps(p: FSParams, x) -> FSResult:
+    """Step-by-step reference of :func:`fs_golden`: the integer form of the module
+    docstring, literally, with a width check after every step."""
     x = check_int_array("x", x)
     check_width("x_bits", x, p.x_bits, signed=True)
     v = x.copy()
@@ -196,3 +245,34 @@ def fs_golden(p: FSParams, x) -> FSResult:
                     state_updates=n * p.K, memory_reads=0 if p.is_relu else 3 * p.K * n,
                     cycles=n * p.initiation_interval)
     return FSResult(z=z, y=y, counts=counts)
+
+
+def _v_range(T, h, lo, hi):
+    """Interval of v over all steps for inputs in [lo, hi] (the propagation of
+    :attr:`FSParams.v_interval`, from the actual input range)."""
+    vmin, vmax = lo, hi
+    for Tt, ht in zip(T, h):
+        parts = []
+        if lo < Tt:
+            parts.append((lo, min(hi, Tt - 1)))
+        if hi >= Tt:
+            parts.append((max(lo, Tt) - ht, hi - ht))
+        lo = min(q[0] for q in parts)
+        hi = max(q[1] for q in parts)
+        vmin, vmax = min(vmin, lo), max(vmax, hi)
+    return vmin, vmax
+
+
+def binary_digits(y, K):
+    """The K binary digits of non-negative ints y < 2^K, MSB first: uint8 (y.shape + (K,))."""
+    nb = 1 if K <= 8 else 2 if K <= 16 else 4
+    b = np.asarray(y).reshape(-1).astype(f">u{nb}").view(np.uint8).reshape(np.shape(y) + (nb,))
+    z = np.unpackbits(b, axis=-1)
+    return z if K == 8 * nb else np.ascontiguousarray(z[..., 8 * nb - K:])
+
+
+def popcount_sum(y, K):
+    """Σ over all elements of the number of one bits of non-negative ints y < 2^K."""
+    if hasattr(np, "bitwise_count"):                        # NumPy ≥ 2.0
+        return int(np.bitwise_count(y).sum())
+    return int(binary_digits(y, K).sum())

@@ -36,8 +36,9 @@ schedule: docs/cores/ttfs.md.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -303,8 +304,9 @@ def _check_times(p, t_in):
     t_in = check_int_array("t_in", t_in)
     if t_in.ndim < 1 or t_in.shape[-1] != p.n_in:
         raise ConfigError(f"t_in must have shape (..., {p.n_in}), not {t_in.shape}")
-    bad = (t_in < NO_SPIKE) | (t_in > p.T0)
-    if bad.any():
+    if t_in.size and (np.minimum.reduce(t_in, axis=None) < NO_SPIKE
+                      or np.maximum.reduce(t_in, axis=None) > p.T0):
+        bad = (t_in < NO_SPIKE) | (t_in > p.T0)
         v = int(t_in[bad].flat[0])
         raise ConfigError(f"t_in: spike tick {v} outside the input window [0, {p.T0}] (−1 = no spike)")
     return t_in
@@ -315,9 +317,9 @@ def _finish(p, t_in, t_out, v_readout):
         y = np.where(t_out >= 0, p.T0 + p.B - t_out, 0)
     else:
         y = v_readout - p.theta
-    batch = int(np.prod(t_in.shape[:-1]))
-    in_spikes = int((t_in >= 0).sum())
-    spikes = int((t_out >= 0).sum())
+    batch = math.prod(t_in.shape[:-1])
+    in_spikes = int(np.count_nonzero(t_in >= 0))
+    spikes = int(np.count_nonzero(t_out >= 0))
     counts = Counts(inferences=batch, spikes=spikes, synaptic_adds=in_spikes * p.n_out,
                     state_updates=batch * p.ticks * p.n_out, memory_reads=in_spikes * p.n_out,
                     cycles=p.cycle_count(in_spikes, spikes, batch))
@@ -360,11 +362,15 @@ def ttfs_golden(p: TTFSParams, t_in) -> TTFSResult:
     bounds, so that an overflow is caught at the tick it happens.
     """
     t_in = _check_times(p, t_in)
-    if p.v_width < signed_bits(*p.v_interval) or p.slope_width < signed_bits(*p.slope_interval):
+    if p.v_width < _signed_bits(*p.v_interval) or p.slope_width < _signed_bits(*p.slope_interval):
         return ttfs_ticks(p, t_in)
     T0 = p.T0
-    before = (t_in >= 0) & (t_in < T0)
-    v_pre = exact_matmul(np.where(before, T0 - t_in, 0), p.W.T)           # V at end of tick T0−1
+    # V at the end of tick T0−1: Σ_j W_ij·(T0 − t_j) over the spikes before T0 (one at T0 adds 0)
+    v_pre = exact_matmul(np.where(t_in >= 0, T0 - t_in, 0), p.W.T, a_max=T0, b_max=1 << (p.w_bits - 1))
+    if p.variant == "at_most_one" and p.spiking:
+        # slope 2^F from T0 on: the first k with 2^F·(k+1) ≥ ϑ − V is ⌈(ϑ − V)/2^F⌉ − 1
+        k = np.maximum(((p.theta - v_pre + (p.slope - 1)) >> p.slope_shift) - 1, 0)
+        return _finish(p, t_in, np.where(k <= p.k_max, T0 + k, NO_SPIKE), None)
     if p.variant == "at_most_one":
         slope = np.full(v_pre.shape, p.slope, dtype=np.int64)
     else:
@@ -379,6 +385,9 @@ def ttfs_golden(p: TTFSParams, t_in) -> TTFSResult:
     if p.variant == "exactly_one":
         t_out = np.where(t_out < 0, T0 + p.B, t_out)
     return _finish(p, t_in, t_out, None)
+
+
+_signed_bits = lru_cache(maxsize=256)(signed_bits)
 
 
 def ttfs_maxpool(t, groups):
