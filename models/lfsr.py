@@ -35,7 +35,7 @@ from .base import (Counts, Params, check_int, check_int_array, check_int_seq, ch
                    unsigned_bits)
 from .errors import ConfigError
 
-__all__ = ["LFSRParams", "lfsr_step", "lfsr_draws", "rate_encode", "RateEncoderParams",
+__all__ = ["LFSRParams", "lfsr_step", "lfsr_draws", "rate_encode", "rate_spikes", "RateEncoderParams",
            "RateEncoderResult", "rate_encoder_golden"]
 
 
@@ -129,6 +129,25 @@ def rate_encode(p: LFSRParams, x, bits: int, time_steps: int) -> np.ndarray:
     n_in = x.shape[-1]
     r = lfsr_draws(p, time_steps * n_in, bits).reshape(time_steps, n_in)
     return (x[..., None, :] > r).astype(np.uint8)
+
+
+def rate_spikes(p: LFSRParams, x, bits: int, time_steps: int) -> np.ndarray:
+    """:func:`rate_encode` in time-major layout: spikes (time_steps, ..., n_in) as bool.
+
+    The layout the network engine runs rate-coded layers in (one step is one
+    contiguous block); ``rate_spikes(...)[t] == rate_encode(...)[..., t, :]``.
+    """
+    x = check_int_array("x", x)
+    check_int("time_steps", time_steps, 1)
+    check_width("in_bits", x, bits, signed=False)
+    if bits > p.width:
+        raise ConfigError(f"input width {bits} exceeds the LFSR width {p.width}")
+    n_in = x.shape[-1]
+    r = lfsr_draws(p, time_steps * n_in, bits).reshape((time_steps,) + (1,) * (x.ndim - 1) + (n_in,))
+    if bits <= 16:                      # the same comparison on narrower words
+        word = np.uint8 if bits <= 8 else np.uint16
+        x, r = x.astype(word), r.astype(word)
+    return x > r
 
 
 @dataclass(frozen=True)

@@ -24,16 +24,16 @@ Math, sources, widths, counts and the RTL schedule: docs/cores/lif.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
 from .base import (WeightedLayer, DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array, check_int_seq,
                    check_weighted_layer, check_width, derived_width, exact_matmul, register_core,
-                   set_field, signed_bits, weight_sums)
-from .errors import ConfigError
+                   set_field, signed_bits, weight_sums, width_range)
+from .errors import ConfigError, WidthError
 
-__all__ = ["LIFParams", "LIFResult", "lif_golden", "leak_factor", "check_leak_shifts",
+__all__ = ["LIFParams", "LIFResult", "lif_golden", "lif_steps", "leak_factor", "check_leak_shifts",
            "van_rossum_trace", "van_rossum_classify", "DEFAULT_LEAK_SHIFTS"]
 
 DEFAULT_LEAK_SHIFTS = (1, 2, 5, 6)
@@ -186,12 +186,37 @@ class LIFResult:
 
 @register_core("lif", params=LIFParams, summary="shift-and-add leaky integrate-and-fire layer")
 def lif_golden(p: LIFParams, spikes_in) -> LIFResult:
-    """Run the layer on input spikes (..., T, n_in) of 0/1."""
+    """Run the layer on input spikes (..., T, n_in) of 0/1.
+
+    Equal to :func:`lif_steps` (the update step by step, the oracle), with every
+    width check: the currents of all steps are one product and the state update
+    is a table lookup per step (:func:`lif_run`).
+    """
+    s_in = _check_spikes(p, spikes_in)
+    batch = s_in.shape[:-2]
+    n = int(np.prod(batch))
+    s_t = s_in.reshape(n, p.time_steps, p.n_in).transpose(1, 0, 2)
+    r = lif_run(p, s_t, int(s_in.sum()), reference=lambda: lif_steps(p, s_in))
+    if r.result is not None:
+        return r.result
+    spikes = np.ascontiguousarray(r.spikes().transpose(1, 0, 2)).view(np.uint8)
+    return LIFResult(spikes=spikes.reshape(batch + (p.time_steps, p.n_out)),
+                     v=r.v.reshape(batch + (p.n_out,)), counts=r.counts)
+
+
+def _check_spikes(p, spikes_in):
     s_in = check_int_array("spikes_in", spikes_in)
     if s_in.ndim < 2 or s_in.shape[-2:] != (p.time_steps, p.n_in):
         raise ConfigError(f"spikes_in must have shape (..., {p.time_steps}, {p.n_in}), not {s_in.shape}")
-    if ((s_in != 0) & (s_in != 1)).any():
+    if s_in.size and (np.minimum.reduce(s_in, axis=None) < 0 or np.maximum.reduce(s_in, axis=None) > 1):
         raise ConfigError("spikes_in must hold only 0 and 1")
+    return s_in
+
+
+def lif_steps(p: LIFParams, spikes_in) -> LIFResult:
+    """Step-by-step reference of :func:`lif_golden`: the update of the module
+    docstring, literally, with a width check after every step."""
+    s_in = _check_spikes(p, spikes_in)
     shape = s_in.shape[:-2] + (p.n_out,)
     current = exact_matmul(s_in, p.W.T) + p.b               # (..., T, n_out)
     s = np.zeros(shape, dtype=np.int64)
@@ -210,6 +235,133 @@ def lif_golden(p: LIFParams, spikes_in) -> LIFResult:
                     memory_reads=in_spikes * p.n_out,
                     cycles=p.cycles(in_spikes, int(out.sum()), n))
     return LIFResult(spikes=out, v=s, counts=counts)
+
+
+# ------------------------------------------------------------ time-major runs
+
+class RateRun:
+    """A rate-coded layer run in time-major layout (the network engine's format).
+
+    ``v`` (N, n_out) int64 final states, ``counts``; :meth:`spikes` (T, N, n_out)
+    bool and :meth:`totals` (N, n_out) spikes per neuron, each made on first use
+    (``spikes`` may be given as an array or as a function making it). ``result``:
+    the reference's own result where the fast path did not apply.
+    """
+
+    def __init__(self, v, counts, spikes=None, totals=None, result=None):
+        self.v, self.counts, self.result = v, counts, result
+        self._spikes, self._totals = spikes, totals
+
+    def spikes(self):
+        if callable(self._spikes):
+            self._spikes = self._spikes()
+        return self._spikes
+
+    def totals(self):
+        if self._totals is None:
+            self._totals = spike_totals(self.spikes())
+        return self._totals
+
+    @classmethod
+    def of_result(cls, r, n, time_steps):
+        """From a batch-major result (``spikes`` (..., T, n_out), ``v``, ``counts``)."""
+        n_out = r.spikes.shape[-1]
+        spikes = r.spikes.reshape(n, time_steps, n_out).transpose(1, 0, 2)
+        return cls(r.v.reshape(n, n_out), r.counts, np.ascontiguousarray(spikes).view(bool), result=r)
+
+
+#: Largest state table (entries) of :func:`stepped_states`; wider states use the reference.
+TABLE_MAX = 1 << 22
+
+
+def spike_totals(spikes):
+    """Spikes per neuron (N, n) int64 of a time-major 0/1 train (T, N, n)."""
+    a = spikes.view(np.uint8) if spikes.dtype == bool else spikes
+    return np.add.reduce(a, axis=0, dtype=np.int16 if len(a) < 1 << 15 else np.int32).astype(np.int64)
+
+
+def stepped_states(p, s_t, table, lo, hi):
+    """States of s_t = C_t + f(s_(t−1)), s_0 = 0, t = 1..T, with the currents
+    C_t = W·spikes_t + b of a weighted layer ``p`` on time-major spikes ``s_t`` (T, N, n_in).
+
+    The currents of all steps are one product; each step is one lookup in
+    ``table(dtype)`` (entry k = f(lo + k), k = 0..hi − lo, |f(s)| ≤ max(−lo, hi);
+    the domain holds 0) and one addition, in the narrowest integer type no sum can
+    overflow. Returns ``(U, smin, smax)``: U = s − lo (T, N, n_out) and the
+    extremes of s; or None if a state left the domain (the lookups after it would
+    be wrong: the caller falls back to its reference).
+    """
+    T, n = s_t.shape[0], s_t.shape[1]
+    off = p.b - lo
+    tmax = max(-lo, hi)
+    cmax = p.n_in * (1 << (p.w_bits - 1)) + int(np.maximum.reduce(np.abs(off)))
+    if cmax < 1 << 24:                  # float32 holds every partial sum and C − lo exactly
+        F = s_t.reshape(T * n, p.n_in).astype(np.float32) @ p.W.T.astype(np.float32)
+        F += off.astype(np.float32)
+        dtype = np.int16 if cmax + tmax < 1 << 15 else np.int32
+        Cp = F.astype(dtype).reshape(T, n, p.n_out)
+    else:
+        C = exact_matmul(s_t, p.W.T, a_max=1) + off
+        cmax = max(-int(np.minimum.reduce(C, axis=None)), int(np.maximum.reduce(C, axis=None)))
+        Cp = C.astype(np.int32 if cmax + tmax < 1 << 31 else np.int64)
+    f_of = table(Cp.dtype)
+    U = np.empty(Cp.shape, dtype=Cp.dtype)
+    u = np.full(Cp.shape[1:], -lo, dtype=Cp.dtype)
+    f = np.empty(Cp.shape[1:], dtype=Cp.dtype)
+    take, add = f_of.take, np.add
+    for c, out in zip(Cp, U):
+        take(u, out=f, mode="clip")     # a state outside the domain is caught below
+        u = add(c, f, out=out)
+    umin, umax = int(np.minimum.reduce(U, axis=None)), int(np.maximum.reduce(U, axis=None))
+    if umin < 0 or umax > hi - lo:
+        return None
+    return U, umin + lo, umax + lo
+
+
+@lru_cache(maxsize=64)
+def _lif_table(shifts, threshold, lo, hi, dtype):
+    """f(s) = 0 if s ≥ threshold (reset; None: never) else Σ_ι (s >> ι), s in [lo, hi]."""
+    s = np.arange(lo, hi + 1, dtype=np.int64)
+    f = _leak(s, shifts)
+    if threshold is not None:
+        f[s >= threshold] = 0
+    f = f.astype(dtype)
+    f.setflags(write=False)
+    return f
+
+
+def lif_run(p: LIFParams, s_t, in_spikes, reference=None) -> RateRun:
+    """Run the layer on time-major input spikes ``s_t`` (T, N, n_in), bool or checked 0/1.
+
+    ``in_spikes``: the number of input spikes. The states of all neurons at all
+    steps come from :func:`table_states` over the proven state range
+    (:attr:`LIFParams.v_interval`), all checked against ``v_bits`` at once; if that
+    check fails or the range is too wide for a table, ``reference()`` (default
+    :func:`lif_steps` on the batch-major spikes) gives the exact result or error.
+    """
+    T, n = s_t.shape[0], s_t.shape[1]
+    lo, hi = p.v_interval
+    lo, hi, run = min(lo, 0), max(hi, 0), None
+    vlo, vhi = width_range(p.v_width, True)
+    if hi - lo < TABLE_MAX and n:
+        th = p.threshold if p.spiking else None
+        try:
+            run = stepped_states(p, s_t, lambda dtype: _lif_table(p.leak_shifts, th, lo, hi, dtype), lo, hi)
+        except WidthError:              # a loose product bound: the reference decides
+            run = None
+    if run is None or run[1] < vlo or run[2] > vhi:
+        if reference is None:
+            s_in = np.ascontiguousarray(s_t.transpose(1, 0, 2)).astype(np.uint8)
+            reference = lambda: lif_steps(p, s_in)  # noqa: E731
+        return RateRun.of_result(reference(), n, T)
+    U = run[0]
+    spikes = U >= p.threshold - lo if p.spiking else np.zeros(U.shape, dtype=bool)
+    v = U[T - 1].astype(np.int64) + lo
+    out_spikes = int(np.count_nonzero(spikes))
+    counts = Counts(inferences=n, spikes=out_spikes, synaptic_adds=in_spikes * p.n_out,
+                    state_updates=n * T * p.n_out * (len(p.leak_shifts) + 1),
+                    memory_reads=in_spikes * p.n_out, cycles=p.cycles(in_spikes, out_spikes, n))
+    return RateRun(v, counts, spikes)
 
 
 def van_rossum_trace(spikes, shifts, frac_bits):
