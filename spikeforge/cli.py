@@ -166,7 +166,7 @@ def report(dataset, out_dir, quick, golden_only, network_dataset, force):
     layer cores of a small network, and write the comparison report
     (Markdown, HTML, PNG plots, JSON)."""
     from .models.io import check_output_dir
-    from .synth.report import MANIFEST, run_report
+    from .report import MANIFEST, run_report
     check_output_dir(out_dir, MANIFEST, force)
     progress = Progress()
     files, data = run_report(out_dir, dataset, quick=quick, hardware=not golden_only,
@@ -289,7 +289,7 @@ def sweep(core, axes, params, target, dsp, cosim, jobs, out_csv):
     """Sweep CORE's parameters in parallel; append one row per point to a table."""
     from .api import core_params, parse_param
     from .models.errors import ConfigError
-    from .synth.sweep import check_tables, grid, run_sweep
+    from .sweep import check_tables, grid, run_sweep
 
     grid_axes = {}
     for a in axes:

@@ -165,7 +165,7 @@ def test_stale_temporaries_of_dead_processes_are_removed(tmp_path, capsys):
 
 
 def test_sweep_tables_by_extension(tmp_path, capsys):
-    from spikeforge.synth.sweep import table_paths
+    from spikeforge.sweep import table_paths
     assert table_paths("s.jsonl") == ("s.csv", "s.jsonl")
     assert table_paths("a/s.csv") == ("a/s.csv", "a/s.jsonl")
     code, _, err = run(capsys, "sweep", "fs", "--axis", "K=4", "--out", tmp_path / "s.txt")

@@ -26,7 +26,7 @@ from ..models.lif import LIFParams
 from ..models.rate_if import IFParams
 from ..models.simulate import LayerStats
 from ..models.ttfs import TTFSParams
-from .targets import get_target
+from ..synth.targets import get_target
 
 __all__ = ["matched_params", "cores_section", "k_sweep", "network_section", "LAYER_CODINGS",
            "synth_many"]
@@ -52,7 +52,7 @@ def matched_params(K=8, bits=8):
 
 def _synth_job(job):
     core, params, target, dsp = job
-    from .core import synth_core
+    from ..synth.core import synth_core
     return synth_core(core, params, target, dsp=dsp).to_dict()
 
 

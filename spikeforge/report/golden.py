@@ -23,7 +23,7 @@ from ..models.energy import ENERGY_SOURCE, ENERGY_TABLE
 from ..models.evaluate import evaluate
 from ..models.io import output_folder
 from ..models.network import CODINGS, DEFAULT_OPTIONS, save_network
-from .report_doc import render_html, render_markdown
+from .document import render_html, render_markdown
 
 __all__ = ["golden_section", "environment", "write_report", "run_report", "MANIFEST"]
 
@@ -132,8 +132,8 @@ def run_report(out_dir, dataset="digits", *, quick=False, hardware=True, network
     data["golden"] = golden_section(dataset, quick=quick, progress=progress)
     data["_networks"] = data["golden"].pop("_networks")
     if hardware:
-        from .flow import tool_versions
-        from .report_hw import cores_section, k_sweep, network_section
+        from ..synth.flow import tool_versions
+        from .hardware import cores_section, k_sweep, network_section
         progress("checking the tools (the first call of each YoWASP tool compiles it, ~30 s each)")
         data["environment"]["tools"] = tool_versions(["yosys", "nextpnr-ice40", "nextpnr-ecp5"])
         data["cores"] = cores_section(quick=quick, progress=progress)

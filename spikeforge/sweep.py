@@ -10,7 +10,7 @@ import json
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from ..models.errors import ConfigError, SpikeforgeError
+from .models.errors import ConfigError, SpikeforgeError
 
 __all__ = ["grid", "run_point", "run_sweep", "COLUMNS", "table_paths", "check_tables"]
 
@@ -26,8 +26,8 @@ def grid(axes):
 
 def run_point(core, base, point, target, dsp=False, cosim=False):
     """One sweep point → a row (errors are recorded in the row, not raised)."""
-    from ..api import core_params
-    from .core import synth_core
+    from .api import core_params
+    from .synth.core import synth_core
 
     row = {"core": core, "target": target, "params": json.dumps(point, sort_keys=True)}
     try:
@@ -37,7 +37,7 @@ def run_point(core, base, point, target, dsp=False, cosim=False):
         row.update({k: getattr(r, k) for k in ("luts", "ffs", "carry", "dsp", "logic_cells",
                                                "fmax_mhz", "transistors", "mul_cells")})
         if cosim:
-            from ..sim.verify import verify
+            from .sim.verify import verify
             v = verify(core, p, n_random=16)
             cpi = v["cycles"] / v["inputs"]
             row["cycles_per_inference"] = round(cpi, 3)
@@ -59,7 +59,7 @@ def table_paths(out):
 
 def check_tables(out):
     """Check, before any work, that both tables of ``out`` can be appended to."""
-    from ..models.io import check_output_file
+    from .models.io import check_output_file
     csv_path, jsonl = table_paths(out)
     for p in (csv_path, jsonl):
         check_output_file(p)
