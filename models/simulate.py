@@ -26,27 +26,44 @@ neurons of a layer in parallel, one incoming spike per cycle plus one cycle
 per step (fs: spikes_in + K_in, Horner doubling per step; amos: spikes_in +
 1 + K, the unit's pipeline).
 
+Threads: the golden run's exact products go through floating-point BLAS
+(:func:`~spikeforge.models.base.exact_matmul`). They are small, and BLAS
+threads competing with another busy process for the cores cost far more than
+they gain, so a run limits BLAS to ``threads`` threads: the argument of
+:func:`run_network`, else the environment variable ``SPIKEFORGE_THREADS``,
+else 1. ``0`` leaves BLAS's own setting (all cores). The limit holds for the
+duration of the run only (:func:`blas_threads`, via threadpoolctl).
+
 See docs/network.md.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import os
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
-from .amos import AMOSParams, amos_golden
+from .amos import AMOSParams, amos_golden, amos_run
 from .ann import ann_golden
-from .base import Counts, check_int_array, check_width, exact_matmul, floor_shift
-from .errors import ConfigError
-from .fs import FSParams, fs_golden
-from .lif import lif_golden, van_rossum_classify
-from .lfsr import LFSRParams, rate_encode
+from .base import Counts, check_int, check_int_array, check_width, exact_matmul, floor_shift
+from .errors import ConfigError, WidthError
+from .fs import FSParams, fs_golden, fs_run
+from .lif import lif_run, van_rossum_classify
+from .lfsr import LFSRParams, rate_spikes
 from .network import MaxPool, Network, layer_params
-from .rate_if import if_golden
+from .rate_if import if_run
 from .ttfs import times_from_values, ttfs_golden, ttfs_maxpool
 
-__all__ = ["LayerStats", "NetworkResult", "run_network"]
+__all__ = ["LayerStats", "NetworkResult", "run_network", "blas_threads", "golden_threads",
+           "THREADS_ENV", "DEFAULT_THREADS"]
+
+#: Environment variable with the BLAS thread count of golden runs (``0``: BLAS's own).
+THREADS_ENV = "SPIKEFORGE_THREADS"
+#: BLAS threads of a golden run when neither the argument nor the variable sets them.
+DEFAULT_THREADS = 1
 
 
 @dataclass
@@ -101,6 +118,73 @@ def _check_input(net, x):
     return x
 
 
+# ---------------------------------------------------------------- threads
+
+def golden_threads(threads=None):
+    """The BLAS thread count of a golden run: ``threads`` if given, else the environment
+    variable :data:`THREADS_ENV` (``SPIKEFORGE_THREADS``), else :data:`DEFAULT_THREADS`.
+    ``0`` means BLAS's own setting (no limit)."""
+    if threads is None:
+        text = os.environ.get(THREADS_ENV, "").strip()
+        if not text:
+            return DEFAULT_THREADS
+        try:
+            threads = int(text)
+        except ValueError:
+            raise ConfigError(f"{THREADS_ENV} must be a whole number >= 0 (0: BLAS's own "
+                              f"thread count), not {text!r}") from None
+    return check_int("threads", threads, 0, 4096)
+
+
+#: Multiply-adds below which BLAS computes a product on one thread anyway (OpenBLAS
+#: threads a product only above 2^18), so that a run of only such products needs no limit.
+_SMALL_PRODUCT = 1 << 17
+
+_blas = {"libs": None, "depth": 0, "saved": ()}
+_blas_lock = threading.Lock()
+
+
+def _blas_libs():
+    if _blas["libs"] is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _blas["libs"] = tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+        except (ImportError, OSError):          # no introspection: leave BLAS alone
+            _blas["libs"] = ()
+    return _blas["libs"]
+
+
+class blas_threads:
+    """Context manager: BLAS uses at most :func:`golden_threads` (``threads``) threads inside.
+
+    Nested and concurrent uses share one limit, set by the first to enter and
+    lifted when the last leaves; ``0`` changes nothing. Costs a few microseconds.
+    """
+
+    def __init__(self, threads=None):
+        self.threads = golden_threads(threads)
+        self.libs = _blas_libs() if self.threads else ()
+
+    def __enter__(self):
+        if self.libs:
+            with _blas_lock:
+                if _blas["depth"] == 0:
+                    _blas["saved"] = tuple(lib.get_num_threads() for lib in self.libs)
+                    for lib in self.libs:
+                        lib.set_num_threads(self.threads)
+                _blas["depth"] += 1
+        return self.threads
+
+    def __exit__(self, *exc):
+        if self.libs:
+            with _blas_lock:
+                _blas["depth"] -= 1
+                if _blas["depth"] == 0:
+                    for lib, n in zip(self.libs, _blas["saved"]):
+                        lib.set_num_threads(n)
+        return False
+
+
 # ---------------------------------------------------------------- engines
 
 def _run_ann(net, x, trace):
@@ -112,7 +196,8 @@ def _run_ann(net, x, trace):
                 acts[-1] = a
             continue
         p = layer_params(net, i)
-        trace[i] = a
+        if trace is not None:
+            trace[i] = a
         r = ann_golden(p, a)
         a = r.y
         if layer.out_bits is not None:
@@ -122,7 +207,10 @@ def _run_ann(net, x, trace):
 
 
 def _decode_digits(z, W, d, horner):
-    """Σ_t d(t)·(W·z(t)) over spikes z (batch, n_in, K); Horner's rule when d = 2^(K−t)."""
+    """Σ_t d(t)·(W·z(t)) over spikes z (batch, n_in, K); Horner's rule when d = 2^(K−t).
+
+    The reference of the receiving side; :func:`_run_digits` computes the same sum as
+    W·y, y = Σ_t d(t)·z(t) the decoded values (the identity is exact in integers)."""
     K = z.shape[-1]
     acc = np.zeros((z.shape[0], W.shape[0]), dtype=np.int64)
     for t in range(K):
@@ -131,51 +219,78 @@ def _decode_digits(z, W, d, horner):
     return acc
 
 
-def _run_digits(net, x, golden, trace):
+@lru_cache(maxsize=64)
+def _input_neuron(fs, bits):
+    """The input layer's ReLU neuron: K = input_bits, fed with the (pooled) input values."""
+    return (FSParams if fs else AMOSParams).relu(bits, bits + 1)
+
+
+@lru_cache(maxsize=256)
+def _neuron_info(p):
+    """``(is_relu, op_widths)`` of an fs/amos neuron, once per parameter set."""
+    return p.is_relu, p.op_widths
+
+
+def _receive(net, i, p, r, u, fs):
+    """Σ_t d(t)·W·z(t) + b of dense layer i: W·y, y = Σ_t d(t)·z(t) decoded; the Horner
+    decode of the spikes if that product's bound were beyond the int64 range."""
+    layer = net.layers[i]
+    try:
+        return exact_matmul(r.y, layer.W.T, b_max=1 << (net.w_bits - 1)) + layer.b
+    except WidthError:
+        z = (fs_golden(p, u) if fs else amos_golden(p, u)).z
+        return _decode_digits(z, layer.W, p.d_table, horner=p.is_relu) + layer.b
+
+
+def _run_digits(net, x, trace):
     """fs and amos: binary-digit spike codes, time- or space-multiplexed.
 
     The neurons of a layer emit while the next layer receives, so their
     cycles are counted once, on the receiving side; their synaptic adds too.
     """
     fs = net.coding == "fs"
-    neuron = FSParams if fs else AMOSParams
-    # the input layer: ReLU neurons of K = input_bits fed with the (pooled) input values
-    u, stats, acts = x, [], []
-    name, p, owner = "input", neuron.relu(net.input_bits, net.input_bits + 1), None
+    run = fs_run if fs else amos_run
+    u, stats, acts, batch = x, [], [], x.shape[0]
+    name, p, owner = "input", _input_neuron(fs, net.input_bits), None
     for i, layer in enumerate(net.layers):
         if isinstance(layer, MaxPool):
             u = layer.apply(u)
-            if owner is not None:
+            if owner is not None and trace is not None:
                 trace[owner] = u
             continue
-        r = golden(p, u)
+        r = run(p, u, spikes=False)
         if name != "input":
             acts.append(r.y)
-        own = replace(r.counts, inferences=x.shape[0], cycles=0,
-                      synaptic_adds=r.counts.synaptic_adds - r.counts.spikes)
-        stats.append(LayerStats(name, u.shape[1], own, p.op_widths))
+        c = r.counts
+        relu, widths = _neuron_info(p)
+        own = Counts(inferences=batch, spikes=c.spikes, synaptic_adds=c.synaptic_adds - c.spikes,
+                     state_updates=c.state_updates, multiplications=c.multiplications,
+                     memory_reads=c.memory_reads, cycles=0)
+        stats.append(LayerStats(name, u.shape[1], own, dict(widths)))
         # receiving side of dense layer i
-        acc = _decode_digits(r.z, layer.W, p.d_table, horner=p.is_relu) + layer.b
-        check_width("acc_bits", acc, net.mac_params(i).acc_width)
-        batch, spikes_in, K_in = x.shape[0], int(r.z.sum()), p.K
+        mac = net.mac_params(i)
+        acc = _receive(net, i, p, r, u, fs)
+        check_width("acc_bits", acc, mac.acc_width)
+        spikes_in, K_in = c.spikes, p.K
         steps = K_in if fs else 1 + K_in
         recv = Counts(inferences=batch, synaptic_adds=spikes_in * layer.n_out,
-                      state_updates=batch * layer.n_out * (K_in if fs and p.is_relu else 1),
+                      state_updates=batch * layer.n_out * (K_in if fs and relu else 1),
                       memory_reads=spikes_in * layer.n_out, cycles=batch * steps + spikes_in)
-        stats.append(LayerStats(f"dense{i}", 0, recv, net.mac_params(i).op_widths))
+        stats.append(LayerStats(f"dense{i}", 0, recv, mac.op_widths))
         if layer.out_bits is None:
             return acc, stats, acts
         u = floor_shift(acc, layer.shift)
         name, p, owner = f"neurons{i}", layer_params(net, i), i
-        trace[i] = u                       # before a max-pool; replaced below if one follows
+        if trace is not None:
+            trace[i] = u                   # before a max-pool; replaced below if one follows
     raise ConfigError("network has no output layer")  # unreachable: validated
 
 
 def _run_ttfs(net, x, trace):
     variant = net.options["variant"]
     t = times_from_values(x, net.input_bits, variant)
-    stats = [LayerStats("input", x.shape[1], Counts(inferences=x.shape[0], spikes=int((t >= 0).sum())),
-                        {})]
+    spikes = int(np.count_nonzero(t >= 0))
+    stats = [LayerStats("input", x.shape[1], Counts(inferences=x.shape[0], spikes=spikes), {})]
     acts, window = [], (1 << net.input_bits) - 1
     for i, layer in enumerate(net.layers):
         if isinstance(layer, MaxPool):
@@ -184,10 +299,11 @@ def _run_ttfs(net, x, trace):
                 acts[-1] = np.where(t >= 0, window - t, 0)
             if stats[-1].name == "input":     # pooled input spikes are the ones sent on
                 stats[-1].neurons = layer.n_out
-                stats[-1].counts = Counts(inferences=x.shape[0], spikes=int((t >= 0).sum()))
+                stats[-1].counts = Counts(inferences=x.shape[0], spikes=int(np.count_nonzero(t >= 0)))
             continue
         p = layer_params(net, i)
-        trace[i] = t
+        if trace is not None:
+            trace[i] = t
         r = ttfs_golden(p, t)
         stats.append(LayerStats(f"dense{i}", layer.n_out if p.spiking else 0, r.counts, p.op_widths))
         if not p.spiking:
@@ -198,68 +314,97 @@ def _run_ttfs(net, x, trace):
     raise ConfigError("network has no output layer")
 
 
+def _lfsr(options):
+    """The LFSR of the rate encoder, built once per distinct ``options["lfsr"]``."""
+    d = options["lfsr"]
+    return _lfsr_params(tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in d.items())))
+
+
+@lru_cache(maxsize=16)
+def _lfsr_params(items):
+    return LFSRParams.from_dict(dict(items))
+
+
+def _batch_major(spikes):
+    """Time-major spikes (T, batch, n) as the cores' batch-major uint8 (batch, T, n)."""
+    return np.ascontiguousarray(spikes.transpose(1, 0, 2)).view(np.uint8)
+
+
 def _run_lif(net, x, trace):
+    """LIF layers run time-major (:func:`~spikeforge.models.lif.lif_run`); ``trace`` gets
+    the cores' batch-major spike trains."""
     o = net.options
     T = o["time_steps"]
-    s = rate_encode(LFSRParams.from_dict(o["lfsr"]), x, net.input_bits, T)
-    stats = [LayerStats("input", x.shape[1], Counts(inferences=x.shape[0], spikes=int(s.sum())),
-                        {})]
+    s = rate_spikes(_lfsr(o), x, net.input_bits, T)                 # (T, batch, n_in)
+    n_spikes = int(np.count_nonzero(s))
+    stats = [LayerStats("input", x.shape[1], Counts(inferences=x.shape[0], spikes=n_spikes), {})]
     acts = []
     for i, layer in enumerate(net.layers):
         p = layer_params(net, i)
-        trace[i] = s
-        r = lif_golden(p, s)
-        out = layer.out_bits is None
+        if trace is not None:
+            trace[i] = _batch_major(s)
+        r = lif_run(p, s, n_spikes)
         stats.append(LayerStats(f"dense{i}", layer.n_out if p.spiking else 0, r.counts, p.op_widths))
-        if out:
+        if layer.out_bits is None:
             readout = o["readout"]
             if readout == "membrane":
                 return r.v, stats, acts
             if readout == "vanrossum":
-                _, dist = van_rossum_classify(r.spikes, tuple(o["leak_shifts"]))
+                _, dist = van_rossum_classify(_batch_major(r.spikes()), tuple(o["leak_shifts"]))
                 return -dist, stats, acts
-            return _count_scores(r.spikes, r.v), stats, acts
-        acts.append(r.spikes.sum(axis=-2))
-        s = r.spikes
+            return _count_scores(r.totals(), r.v), stats, acts
+        acts.append(r.totals().astype(np.uint64))      # the dtype of a uint8 spike train's sum
+        s, n_spikes = r.spikes(), r.counts.spikes
     raise ConfigError("network has no output layer")
 
 
-def _count_scores(spikes, v):
+def _count_scores(counts, v):
     """Spike count first, final membrane as tie-break, folded into one integer score."""
-    counts = spikes.sum(axis=-2).astype(np.int64)
     rank = np.argsort(np.argsort(v, axis=-1, kind="stable"), axis=-1)   # 0..C−1 by membrane
-    return counts * v.shape[-1] + rank
+    return counts.astype(np.int64) * v.shape[-1] + rank
 
 
 def _run_if(net, x, trace):
-    a, stats, acts = x, [], []
+    """IF layers run time-major (:func:`~spikeforge.models.rate_if.if_run`); a layer's spike
+    trains are made only if a spiking layer (or ``trace``) reads them."""
+    src, stats, acts = x, [], []
     for i, layer in enumerate(net.layers):
         p = layer_params(net, i)
-        trace[i] = a
-        r = if_golden(p, a)
+        if trace is not None:
+            trace[i] = src if i == 0 else _batch_major(src.spikes())
+        r = if_run(p, src)
         stats.append(LayerStats(f"dense{i}", layer.n_out if p.spiking else 0, r.counts, p.op_widths))
         if layer.out_bits is None:
             return r.v, stats, acts
-        acts.append(r.spikes.sum(axis=-2))
-        a = r.spikes
+        acts.append(r.totals().astype(np.uint64))
+        src = r
     raise ConfigError("network has no output layer")
 
 
-def run_network(net: Network, x, trace=False) -> NetworkResult:
+def run_network(net: Network, x, trace=False, threads=None) -> NetworkResult:
     """Golden run of ``net`` on inputs ``x`` (batch, n_inputs) of unsigned ints.
 
     ``trace`` keeps every dense layer's input (see :class:`NetworkResult`).
+    ``threads``: BLAS threads during the run (see :func:`golden_threads`: default
+    ``$SPIKEFORGE_THREADS``, else 1; 0 leaves BLAS's own setting).
     """
     if not isinstance(net, Network):
         raise ConfigError(f"expected a Network, not {type(net).__name__}")
     x = _check_input(net, x)
-    c, inputs = net.coding, {}
+    limit = blas_threads(threads)
+    rows = x.shape[0] * (net.options["time_steps"] if net.coding in ("lif", "if") else 1)
+    if rows * max(l.n_in * l.n_out for l in net.layers) < _SMALL_PRODUCT:
+        return _run(net, x, trace)          # BLAS runs products this small on one thread
+    with limit:
+        return _run(net, x, trace)
+
+
+def _run(net, x, trace):
+    c, inputs = net.coding, ({} if trace else None)
     if c == "ann":
         scores, stats, acts = _run_ann(net, x, inputs)
-    elif c == "fs":
-        scores, stats, acts = _run_digits(net, x, fs_golden, inputs)
-    elif c == "amos":
-        scores, stats, acts = _run_digits(net, x, amos_golden, inputs)
+    elif c in ("fs", "amos"):
+        scores, stats, acts = _run_digits(net, x, inputs)
     elif c == "ttfs":
         scores, stats, acts = _run_ttfs(net, x, inputs)
     elif c == "lif":
