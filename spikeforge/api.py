@@ -1,4 +1,9 @@
-"""High-level Python API (what the CLI calls)."""
+"""High-level Python API: conversion, evaluation and core parameters.
+
+What the command line and the report call. It reads :mod:`spikeforge.models`
+only, so every layer above (``spikeforge.report``, ``spikeforge.sweep``, the
+CLI) may use it; ``spikeforge.synth`` and ``spikeforge.sim`` do not.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,8 @@ from .models.evaluate import evaluate
 from .models.io import read_json
 from .models.network import CODINGS, Network, load_network
 
-__all__ = ["convert_model", "evaluate_design", "resolve_codings", "core_params", "parse_param",
-           "core_of_file"]
+__all__ = ["convert_model", "quantize_model", "convert_quantized", "evaluate_design",
+           "resolve_codings", "core_params", "parse_param", "core_of_file"]
 
 
 def resolve_codings(codings):
@@ -44,12 +49,40 @@ def convert_model(model="digits", *, dataset=None, codings=("all",), input_bits=
 
     ``model``: ``"digits"``/``"iris"`` (the bundled reference net is trained),
     a path to a ``.npz`` file, or a fitted scikit-learn ``MLPClassifier``
-    (then ``dataset`` names the calibration data).
+    (then ``dataset`` names the calibration data). The two steps are
+    :func:`quantize_model` and :func:`convert_quantized`.
     """
     codings = resolve_codings(codings)
     check_quantize_options(input_bits, act_bits, w_bits, calibration, percentile)
     for c in codings:
         check_coding_options(c, time_steps, rate_norm, ttfs_variant, lif_readout)
+    ann, xq = quantize_model(model, dataset=dataset, input_bits=input_bits, act_bits=act_bits,
+                             w_bits=w_bits, calibration=calibration, percentile=percentile,
+                             progress=progress)
+    return convert_quantized(ann, xq, codings, time_steps=time_steps, rate_norm=rate_norm,
+                             ttfs_variant=ttfs_variant, lif_readout=lif_readout, progress=progress)
+
+
+def quantize_model(model="digits", *, dataset=None, input_bits=8, act_bits=8, w_bits=8,
+                   calibration="max", percentile=99.99, progress=lambda *a, **k: None):
+    """Calibrate and quantize a model into the integer ANN (first step of :func:`convert_model`).
+
+    Parameters
+    ----------
+    model, dataset, input_bits, act_bits, w_bits, calibration, percentile
+        As for :func:`convert_model`.
+    progress : callable
+        Called with one line per step.
+
+    Returns
+    -------
+    ann : Network
+        The integer ANN (coding ``ann``), its ``meta`` naming the data set.
+    calib_xq : numpy.ndarray
+        The data set's training inputs quantized to ``input_bits`` (the
+        calibration inputs of the rate codings).
+    """
+    check_quantize_options(input_bits, act_bits, w_bits, calibration, percentile)
     if isinstance(model, str) and model in DATASETS:
         dataset = dataset or model
         if dataset != model:
@@ -79,9 +112,31 @@ def convert_model(model="digits", *, dataset=None, codings=("all",), input_bits=
     ann = _with_dataset(quantize(fnet, ds.x_train, input_bits=input_bits, act_bits=act_bits,
                                  w_bits=w_bits, calibration=calibration, percentile=percentile,
                                  name=name), dataset)
-    xq = quantize_inputs(ds.x_train, input_bits)
+    return ann, quantize_inputs(ds.x_train, input_bits)
+
+
+def convert_quantized(ann, calib_xq, codings=("all",), *, time_steps=None, rate_norm="max",
+                      ttfs_variant="at_most_one", lif_readout=None, progress=lambda *a, **k: None):
+    """The integer ANN in each coding (second step of :func:`convert_model`).
+
+    Parameters
+    ----------
+    ann : Network
+        The integer ANN, e.g. from :func:`quantize_model`.
+    calib_xq : numpy.ndarray
+        Integer calibration inputs (the rate codings' thresholds).
+    codings, time_steps, rate_norm, ttfs_variant, lif_readout
+        As for :func:`convert_model`.
+    progress : callable
+        Called with one line per coding.
+
+    Returns
+    -------
+    dict
+        coding → Network.
+    """
     nets = {}
-    for c in codings:
+    for c in resolve_codings(codings):
         progress(f"converting to {c}")
         opts = {}
         if c in ("lif", "if"):
@@ -90,7 +145,7 @@ def convert_model(model="digits", *, dataset=None, codings=("all",), input_bits=
                 opts["lif_readout"] = lif_readout
         elif c == "ttfs":
             opts = {"ttfs_variant": ttfs_variant}
-        nets[c] = to_coding(ann, c, xq, **opts)
+        nets[c] = to_coding(ann, c, calib_xq, **opts)
     return nets
 
 
