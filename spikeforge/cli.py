@@ -40,7 +40,7 @@ class Progress:
             return
         if total is None or not self.tty:
             self._close()
-            counter = f"[{done}/{total}] " if total is not None else ""
+            counter = f"{task + ': ' if task else ''}[{done}/{total}] " if total is not None else ""
             click.echo(f"[{time.perf_counter() - self.t0:6.1f} s] {counter}{msg}", err=True)
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bars, TextColumn, TimeElapsedColumn
@@ -91,12 +91,21 @@ def cores():
 @click.option("--input-bits", type=int, default=8, show_default=True, help="Input width.")
 @click.option("--act-bits", type=int, default=8, show_default=True, help="Activation width (FS/AMOS K).")
 @click.option("--w-bits", type=int, default=8, show_default=True, help="Weight width.")
-@click.option("--calibration", type=click.Choice(["max", "percentile"]), default="max", show_default=True)
-@click.option("--percentile", type=float, default=99.99, show_default=True)
+@click.option("--calibration", type=click.Choice(["max", "percentile"]), default="max", show_default=True,
+              help="How each hidden layer's activation range is set from the training data: its "
+                   "largest float activation (max) or the --percentile of its activations (clips "
+                   "outliers, finer steps for the rest).")
+@click.option("--percentile", type=float, default=99.99, show_default=True,
+              help="Percentile (50 to 100) of the activations that sets the range with "
+                   "--calibration percentile; ignored with max.")
 @click.option("--time-steps", type=int, default=None, help="T of the rate codings (default 32).")
-@click.option("--rate-norm", type=click.Choice(["max", "robust"]), default="max", show_default=True)
+@click.option("--rate-norm", type=click.Choice(["max", "robust"]), default="max", show_default=True,
+              help="Spike value of the rate codings (LIF, IF) per layer: the largest integer "
+                   "activation (max) or its 99.9th percentile (robust).")
 @click.option("--ttfs-variant", type=click.Choice(["at_most_one", "exactly_one"]), default="at_most_one",
-              show_default=True)
+              show_default=True, help="TTFS neurons: a zero activation stays silent (at_most_one) "
+                                      "or every neuron fires once, forced at the window's end "
+                                      "(exactly_one).")
 @click.option("--lif-readout", type=click.Choice(["count", "membrane", "vanrossum"]), default=None,
               help="LIF output readout (default count).")
 @click.option("--out", "out_dir", default="designs", show_default=True, help="Output folder.")
@@ -126,7 +135,8 @@ def convert(model, dataset, codings, input_bits, act_bits, w_bits, calibration, 
 @cli.command()
 @click.argument("design", type=click.Path(dir_okay=False))
 @_dataset_option()
-@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True,
+              help="Data split to evaluate on.")
 @click.option("--limit", type=int, default=None, help="Evaluate only the first N samples.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def evaluate(design, dataset, split, limit, as_json):
@@ -171,21 +181,22 @@ def report(dataset, out_dir, quick, golden_only, network_dataset, force):
     progress = Progress()
     files, data = run_report(out_dir, dataset, quick=quick, hardware=not golden_only,
                              network_dataset=network_dataset, progress=progress, force=force)
-    g = data["golden"]
-    click.echo(f"{g['network']}: float accuracy {100 * g['float_accuracy']:.2f} %")
+    g = data.golden
+    click.echo(f"{g.network}: float accuracy {100 * g.float_accuracy:.2f} %")
     click.echo(f"{'coding':6s} {'accuracy':>9s} {'agreement':>10s} {'spikes/neuron':>14s} {'energy pJ':>10s}")
-    for c, e in g["codings"].items():
-        click.echo(f"{c:6s} {100 * e['accuracy']:8.2f}% {100 * e['agreement']:9.2f}% "
-                   f"{e['spikes_per_neuron']:14.3f} {e['energy_pj']['total']:10.1f}")
-    if "cores" in data:
-        click.echo("cores at K=8 / 8-bit on iCE40UP5K (harness included):")
-        click.echo(f"{'core':6s} {'LUT4':>6s} {'FF':>5s} {'LC':>5s} {'Fmax MHz':>9s} {'cycles/inf':>11s} "
-                   f"{'inf/s':>12s} {'pJ/inf':>9s}")
-        for r in data["cores"]["rows"]:
-            i = r["ice40"]
-            click.echo(f"{r['core']:6s} {i['luts']:6d} {i['ffs']:5d} {i['logic_cells']:5d} {i['fmax_mhz']:9.1f} "
-                       f"{r['cycles_per_inference']:11.2f} {r['inferences_per_s']:12,d} {r['energy_pj']:9.2f}")
-    click.echo(f"report written to {os.path.join(out_dir, 'report.md')} (and .html) in {data['wall_time_s']} s")
+    for c, e in g.codings.items():
+        click.echo(f"{c:6s} {100 * e.accuracy:8.2f}% {100 * e.agreement:9.2f}% "
+                   f"{e.spikes_per_neuron:14.3f} {e.total_pj:10.1f}")
+    if data.cores is not None:
+        click.echo(f"cores at K={data.cores.K} / {data.cores.bits}-bit on iCE40UP5K (harness included); "
+                   "compare within a kind only:")
+        click.echo(f"{'core':6s} {'kind':16s} {'LUT4':>6s} {'FF':>5s} {'LC':>5s} {'Fmax MHz':>9s} "
+                   f"{'cycles/inf':>11s} {'inf/s':>12s} {'pJ/inf':>9s}")
+        for r in data.cores.rows:
+            i = r.ice40
+            click.echo(f"{r.core:6s} {r.kind:16s} {i.luts:6d} {i.ffs:5d} {i.logic_cells:5d} {i.fmax_mhz:9.1f} "
+                       f"{r.cycles_per_inference:11.2f} {r.inferences_per_s:12,d} {r.energy_pj:9.2f}")
+    click.echo(f"report written to {os.path.join(out_dir, 'report.md')} (and .html) in {data.wall_time_s} s")
 
 
 @cli.command()

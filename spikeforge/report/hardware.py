@@ -1,16 +1,20 @@
 """Hardware sections of the comparison report.
 
-- ``cores_section``: every core at matched precision (8-bit data, K = 8),
+- :func:`cores_section`: every core at matched precision (8-bit data, K = 8),
   co-simulated bit-exact against its golden model with a waveform (cycles,
   toggles), synthesized for iCE40UP5K (in the harness; the ANN also with
   DSPs), ECP5-85F (out of context) and the CMOS estimate; latency,
-  throughput, energy proxy and energy × area derived from those.
-- ``k_sweep``: area against K (iCE40 logic cells).
-- ``network_section``: the reference net of a data set in the codings whose
+  throughput, energy proxy and energy × area derived from those. FS and
+  AMOS are activation units (no synapses), the others layer cores with 8
+  synapses: each row says which, and only rows of one kind are compared.
+- :func:`k_sweep`: area against K (iCE40 logic cells).
+- :func:`network_section`: the reference net of a data set in the codings whose
   layers are cores (TTFS, LIF, IF, ANN): every layer synthesized, areas
   summed, energy proxy and accuracy from the golden run; energy × area is the
   cost function of Widmer et al. (2023), who found TTFS better than an ANN on
   Iris in 7 nm.
+
+Each builds a record of :mod:`spikeforge.report.records`.
 """
 
 from __future__ import annotations
@@ -27,19 +31,31 @@ from ..models.rate_if import IFParams
 from ..models.simulate import LayerStats
 from ..models.ttfs import TTFSParams
 from ..synth.targets import get_target
+from .records import (Area, CoreRow, CoresSection, KPoint, KSweep, LayerArea, NetworkRow,
+                      NetworkSection, wilson_interval)
 
 __all__ = ["matched_params", "cores_section", "k_sweep", "network_section", "LAYER_CODINGS",
-           "synth_many"]
+           "ACTIVATION_UNITS", "synth_many"]
 
 TARGETS = ("ice40-up5k", "ecp5-85f", "cmos")        # the report's columns, in this order
 LAYER_CODINGS = ("ttfs", "lif", "if", "ann")
-AREA_FIELDS = ("luts", "ffs", "carry", "dsp", "bram", "logic_cells", "fmax_mhz")
+ACTIVATION_UNITS = ("fs", "amos")                   # neurons without synapses
+NETWORK_NOTE = ("FS and AMOS have neuron cores only; their layer engines (neurons plus "
+                "Horner receivers) are not built yet, so they are not in this table.")
 
 
 def matched_params(K=8, bits=8):
-    """One instance of every core at matched precision: K-step / K-neuron units with
-    (bits + 4)-bit signed inputs; one neuron with 8 synapses (the documented default
-    weights) and bits-wide data for the layer cores; rate cores keep their default T."""
+    """One instance of every core at matched precision.
+
+    K-step / K-neuron units with (bits + 4)-bit signed inputs; one neuron with
+    8 synapses (the documented default weights) and bits-wide data for the
+    layer cores; rate cores keep their default T.
+
+    Returns
+    -------
+    dict
+        core name → parameter object.
+    """
     return {
         "fs": FSParams.relu(K, bits + 4),
         "amos": AMOSParams.relu(K, bits + 4),
@@ -56,30 +72,58 @@ def _synth_job(job):
     return synth_core(core, params, target, dsp=dsp).to_dict()
 
 
-def synth_many(jobs, progress=lambda *a, **k: None, label="synthesis", workers=2):
-    """Run (core, params, target, dsp) jobs in parallel processes; results in job order.
+def _job_label(job):
+    core, _p, target, dsp = job
+    return f"{core} on {target}{' with DSPs' if dsp else ''}"
+
+
+def synth_many(jobs, progress=lambda *a, **k: None, label="synthesis", workers=2, names=None):
+    """Run (core, params, target, dsp) jobs in parallel processes.
 
     Each Yosys/nextpnr run is single-threaded, so two processes keep two cores busy.
+
+    Parameters
+    ----------
+    jobs : list of (str, params, str, bool)
+    progress : callable
+        Called as ``progress(name, done, total, task=label)`` after each job.
+    label : str
+        The task the progress lines belong to.
+    workers : int
+        Parallel processes.
+    names : list of str, optional
+        What each job is, for the progress lines (default: core and target).
+
+    Returns
+    -------
+    list of dict
+        ``SynthResult.to_dict()`` of every job, in job order.
     """
+    names = names or [_job_label(j) for j in jobs]
     out = []
     with ProcessPoolExecutor(max_workers=workers) as ex:
         for k, res in enumerate(ex.map(_synth_job, jobs), 1):
-            core, _p, target, dsp = jobs[k - 1]
-            progress(f"{core} on {target}{' with DSPs' if dsp else ''}", k, len(jobs), task=label)
+            progress(names[k - 1], k, len(jobs), task=label)
             out.append(res)
     return out
-
-
-def _area(r):
-    return {k: r[k] for k in AREA_FIELDS}
 
 
 def _energy_pj(p, golden):
     return energy_breakdown([LayerStats("core", 0, Counts(**golden), p.op_widths)])["total"]
 
 
+def _synapses(p):
+    w = getattr(p, "weights", None)
+    return sum(len(row) for row in w) if w is not None else 0
+
+
 def cores_section(*, quick=False, progress=lambda *a, **k: None, K=8, bits=8):
-    """Every core at matched precision: measured on RTL and on three targets."""
+    """Every core at matched precision, measured on RTL and on three targets.
+
+    Returns
+    -------
+    CoresSection
+    """
     from ..sim.verify import verify
 
     params = matched_params(K, bits)
@@ -99,48 +143,61 @@ def cores_section(*, quick=False, progress=lambda *a, **k: None, K=8, bits=8):
         latency_cycles = getattr(p, "latency", None) or cpi
         energy = _energy_pj(p, v["golden"])
         fmax = ice["fmax_mhz"]
-        row = {
-            "core": core, "params": p.to_dict(derived=True), "vectors": n, "simulator": v["simulator"],
-            "cycles_per_inference": round(cpi, 3), "latency_cycles": round(latency_cycles, 3),
-            "initiation_interval": getattr(p, "initiation_interval", None),
-            "spikes_per_inference": round(v["spikes"] / n, 3),
-            "toggles_per_inference": round(v["toggles"] / n, 1),
-            "energy_pj": round(energy, 3),
-            "ice40": _area(ice), "ice40_harness": ice["harness"], "ecp5": _area(ecp),
-            "transistors": cmos["transistors"], "mul_cells": cmos["mul_cells"],
-            "latency_ns": round(latency_cycles * 1e3 / fmax, 1),
-            "inferences_per_s": round(fmax * 1e6 / cpi),
-            "energy_x_area_pj_lc": round(energy * ice["logic_cells"], 1),
-            "energy_x_area_pj_transistors": round(energy * cmos["transistors"]),
-        }
-        if core == "ann":
-            row["ice40_dsp"] = _area(res[("ann", "ice40-up5k", True)])
-        rows.append(row)
-    return {"K": K, "bits": bits, "rows": rows}
+        rows.append(CoreRow(
+            core=core, kind="activation unit" if core in ACTIVATION_UNITS else "layer core",
+            synapses=_synapses(p), params=p.to_dict(derived=True), vectors=n, simulator=v["simulator"],
+            cycles_per_inference=round(cpi, 3), latency_cycles=round(latency_cycles, 3),
+            initiation_interval=getattr(p, "initiation_interval", None),
+            spikes_per_inference=round(v["spikes"] / n, 3),
+            toggles_per_inference=round(v["toggles"] / n, 1),
+            energy_pj=round(energy, 3),
+            ice40=Area.of(ice), ice40_harness=Area.of(ice["harness"]), ecp5=Area.of(ecp),
+            transistors=cmos["transistors"], mul_cells=cmos["mul_cells"],
+            latency_ns=round(latency_cycles * 1e3 / fmax, 1),
+            inferences_per_s=round(fmax * 1e6 / cpi),
+            energy_x_area_pj_lc=round(energy * ice["logic_cells"], 1),
+            energy_x_area_pj_transistors=round(energy * cmos["transistors"]),
+            ice40_dsp=Area.of(res[("ann", "ice40-up5k", True)]) if core == "ann" else None,
+        ))
+    ann = next(r for r in rows if r.core == "ann")
+    for r in rows:
+        if r.kind == ann.kind:
+            r.energy_x_area_vs_ann = round(r.energy_x_area_pj_transistors / ann.energy_x_area_pj_transistors, 3)
+    return CoresSection(K=K, bits=bits, rows=rows)
 
 
 def k_sweep(*, quick=False, progress=lambda *a, **k: None):
-    """iCE40 logic cells against K for the cores whose size follows K."""
+    """iCE40 logic cells against K for the cores whose size follows K.
+
+    Returns
+    -------
+    KSweep
+    """
     Ks = (4, 8, 12) if quick else (4, 6, 8, 10, 12, 16)
     make = {"fs": lambda K: FSParams.relu(K, K + 4), "amos": lambda K: AMOSParams.relu(K, K + 4),
             "ttfs": lambda K: TTFSParams(in_bits=K, out_bits=K),
             "ann": lambda K: MACParams(in_bits=K, out_bits=K)}
-    jobs = [(c, f(K), "ice40-up5k", False) for c, f in make.items() for K in Ks]
-    res = synth_many(jobs, progress, "area against K")
-    points = [{"core": c, "K": K, "logic_cells": r["logic_cells"], "luts": r["luts"], "ffs": r["ffs"],
-               "fmax_mhz": r["fmax_mhz"]}
-              for (c, _p, _t, _d), K, r in zip(jobs, [K for _c in make for K in Ks], res)]
-    return {"K": list(Ks), "points": points}
+    points = [(c, K) for c in make for K in Ks]
+    jobs = [(c, make[c](K), "ice40-up5k", False) for c, K in points]
+    res = synth_many(jobs, progress, "area against K",
+                     names=[f"{c} at K = {K} on ice40-up5k" for c, K in points])
+    return KSweep(K=list(Ks), points=[
+        KPoint(core=c, K=K, logic_cells=r["logic_cells"], luts=r["luts"], ffs=r["ffs"], fmax_mhz=r["fmax_mhz"])
+        for (c, K), r in zip(points, res)])
 
 
 def network_section(dataset="iris", *, progress=lambda *a, **k: None):
-    """The reference net in every layer-core coding: summed layer areas and golden figures."""
+    """The reference net in every layer-core coding: summed layer areas and golden figures.
+
+    Returns
+    -------
+    NetworkSection
+    """
     from ..api import convert_model
     from ..models.convert import quantize_inputs
     from ..models.datasets import load_dataset
     from ..models.evaluate import evaluate
     from ..models.network import layer_params
-
     from ..sim.network import verify_network
 
     nets = convert_model(dataset, codings=LAYER_CODINGS)
@@ -156,7 +213,8 @@ def network_section(dataset="iris", *, progress=lambda *a, **k: None):
             for t in ("ice40-up5k", "cmos"):
                 jobs.append((c, layer_params(net, i), t, False))
                 owners.append((c, i, t))
-    res = synth_many(jobs, progress, f"synthesizing the {dataset} layers")
+    res = synth_many(jobs, progress, f"synthesizing the {dataset} layers",
+                     names=[f"{c} layer {i} on {t}" for c, i, t in owners])
     rows = []
     for c, net in nets.items():
         e = evaluate(net, x, ds.y_test)
@@ -167,21 +225,24 @@ def network_section(dataset="iris", *, progress=lambda *a, **k: None):
         trans = sum(r["transistors"] for r in cmos)
         fmax = min(r["fmax_mhz"] for r in ice)
         energy = e.energy_pj["total"]
-        rows.append({
-            "coding": c, "accuracy": e.accuracy, "agreement": e.agreement,
-            "rtl_bit_exact_inputs": len(x), "rtl_cycles": sum(v["cycles"] for v in proven[c]) / len(x),
-            "layers": [{"layer": o[1], **_area(r)} for (o, r) in mine if o[2] == "ice40-up5k"],
-            "logic_cells": lcs, "luts": sum(r["luts"] for r in ice), "ffs": sum(r["ffs"] for r in ice),
-            "dsp": sum(r["dsp"] for r in ice), "fits_up5k": lcs <= get_target("ice40-up5k").capacity["logic_cells"],
-            "transistors": trans, "fmax_mhz": fmax, "cycles": round(e.cycles, 1),
-            "latency_us": round(sum(v["cycles"] for v in proven[c]) / len(x) / fmax, 2),
-            "energy_pj": round(energy, 1),
-            "spikes_per_neuron": round(e.spikes_per_neuron, 3),
-            "energy_x_area_pj_lc": round(energy * lcs), "energy_x_area_pj_transistors": round(energy * trans),
-        })
-    ann = next(r for r in rows if r["coding"] == "ann")
+        rtl_cycles = sum(v["cycles"] for v in proven[c]) / len(x)
+        rows.append(NetworkRow(
+            coding=c, accuracy=e.accuracy, accuracy_ci95=list(wilson_interval(e.accuracy, len(x))),
+            agreement=e.agreement, rtl_bit_exact_inputs=len(x), rtl_cycles=rtl_cycles,
+            layers=[LayerArea(layer=o[1], **Area.of(r).to_dict()) for (o, r) in mine if o[2] == "ice40-up5k"],
+            logic_cells=lcs, luts=sum(r["luts"] for r in ice), ffs=sum(r["ffs"] for r in ice),
+            dsp=sum(r["dsp"] for r in ice), fits_up5k=lcs <= get_target("ice40-up5k").capacity["logic_cells"],
+            transistors=trans, fmax_mhz=fmax, cycles=round(e.cycles, 1),
+            latency_us=round(rtl_cycles / fmax, 2),
+            energy_pj=round(energy, 1),
+            energy_parts_pj={k: round(v, 1) for k, v in e.energy_pj.items() if k != "total"},
+            spikes_per_neuron=round(e.spikes_per_neuron, 3),
+            energy_x_area_pj_lc=round(energy * lcs), energy_x_area_pj_transistors=round(energy * trans),
+        ))
+    ann = next(r for r in rows if r.coding == "ann")
     for r in rows:
-        r["energy_x_area_vs_ann"] = round(r["energy_x_area_pj_transistors"] / ann["energy_x_area_pj_transistors"], 3)
-    return {"dataset": dataset, "rows": rows,
-            "note": "FS and AMOS have neuron cores only; their layer engines (neurons plus "
-                    "Horner receivers) are not built yet, so they are not in this table."}
+        r.energy_x_area_vs_ann = round(r.energy_x_area_pj_transistors / ann.energy_x_area_pj_transistors, 3)
+    ttfs = layer_params(nets["ttfs"], nets["ttfs"].dense_indices[0]) if "ttfs" in nets else None
+    return NetworkSection(dataset=dataset, test_samples=len(x), rows=rows, note=NETWORK_NOTE,
+                          ttfs_windows=[ttfs.B_in, ttfs.B] if ttfs else None,
+                          ttfs_slope_shift=ttfs.slope_shift if ttfs else None)

@@ -1,10 +1,22 @@
-"""Report figures (matplotlib, Agg backend, no screen needed)."""
+"""Report figures (matplotlib, Agg backend, no screen needed).
+
+Each function reads a :class:`~spikeforge.report.records.ReportData` and
+writes one PNG. Every coding has one colour in every figure
+(:data:`COLOURS`); labels next to points are placed where they overlap no
+other label, point or the title (:func:`place_labels`).
+"""
 
 from __future__ import annotations
 
-import math
+from .records import pareto_front
 
-__all__ = ["golden_figure", "pareto_figure", "layer_spikes_figure", "area_k_figure"]
+__all__ = ["golden_figure", "pareto_figure", "layer_spikes_figure", "area_k_figure", "place_labels",
+           "COLOURS"]
+
+COLOURS = {"fs": "tab:blue", "amos": "tab:orange", "ttfs": "tab:green", "lif": "tab:red",
+           "if": "tab:purple", "ann": "tab:gray"}
+NORM_MARKERS = {"max": "^", "robust": "s"}
+STAGE_COLOURS = ("tab:cyan", "tab:olive", "tab:pink", "tab:brown", "tab:gray")
 
 
 def _plt():
@@ -14,116 +26,202 @@ def _plt():
     return plt
 
 
+def _save(fig, path, plt):
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def place_labels(ax, items, fontsize=8):
+    """Annotate points so that no label overlaps another label, a point or the axes' edges.
+
+    Each label tries offsets on rings of growing distance around its point and
+    takes the first free place; far placements get a thin leader line.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    items : list of (x, y, text, dict)
+        Points in data coordinates, their labels and extra text properties.
+    fontsize : float
+    """
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(r)
+    taken = [ax.title.get_window_extent(r)]
+    for x, y, _t, _kw in items:                       # every point is a small obstacle
+        px, py = ax.transData.transform((x, y))
+        taken.append(Bbox.from_extents(px - 5, py - 5, px + 5, py + 5))
+    rings = [(d, dx, dy) for d in (6, 16, 28, 42) for dx, dy in
+             ((1, 0.4), (1, -1.2), (-1, 0.4), (-1, -1.2), (0, 1), (0, -1.6), (1, 1), (-1, 1))]
+    for x, y, text, kw in items:
+        for d, dx, dy in rings:
+            ha = "left" if dx > 0 else "right" if dx < 0 else "center"
+            arrow = {"arrowstyle": "-", "lw": 0.5, "color": "0.5"} if d > 16 else None
+            t = ax.annotate(text, (x, y), xytext=(dx * d, dy * d), textcoords="offset points", ha=ha,
+                            va="center", fontsize=fontsize, arrowprops=arrow, **kw)
+            bb = t.get_window_extent(r).expanded(1.04, 1.15)
+            inside = (bb.x0 >= frame.x0 and bb.x1 <= frame.x1 and bb.y0 >= frame.y0 and bb.y1 <= frame.y1)
+            if inside and not any(bb.overlaps(o) for o in taken):
+                taken.append(bb)
+                break
+            t.remove()
+        else:                                         # no free place: the first one, marked faint
+            ax.annotate(text, (x, y), xytext=(6, 3), textcoords="offset points", fontsize=fontsize,
+                        alpha=0.6, **kw)
+
+
 def golden_figure(data, path):
     """Spikes per neuron, energy proxy and rate-coding accuracy against T."""
     plt = _plt()
-    g = data["golden"]
-    codings = list(g["codings"])
+    g = data.golden
+    codings = list(g.codings)
     fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
-    spn = [g["codings"][c]["spikes_per_neuron"] for c in codings]
-    ax[0].bar(codings, spn, color="tab:blue")
+    spn = [g.codings[c].spikes_per_neuron for c in codings]
+    ax[0].bar(codings, spn, color=[COLOURS.get(c, "k") for c in codings])
     ax[0].set_ylabel("spikes per neuron per inference")
     ax[0].set_yscale("log" if max(spn) > 20 * max(min(s for s in spn if s > 0), 1e-9) else "linear")
     ax[0].set_title("spikes (input encoding included)")
     parts = ["synaptic_adds", "state_updates", "multiplications", "memory_reads"]
     bottom = [0.0] * len(codings)
     for p in parts:
-        vals = [g["codings"][c]["energy_pj"][p] for c in codings]
+        vals = [g.codings[c].energy_pj[p] for c in codings]
         ax[1].bar(codings, vals, bottom=bottom, label=p.replace("_", " "))
         bottom = [b + v for b, v in zip(bottom, vals)]
     ax[1].set_ylabel("energy proxy per inference (pJ)")
     ax[1].set_title("energy proxy (Horowitz 2014, 45 nm)")
     ax[1].legend(fontsize=8)
     for c, style in (("if", "-"), ("lif", "--")):
-        for norm, marker in (("max", "o"), ("robust", "s")):
-            pts = [s for s in g["rate_sweep"] if s["coding"] == c and s["norm"] == norm]
-            ax[2].plot([s["time_steps"] for s in pts], [100 * s["accuracy"] for s in pts],
-                       style, marker=marker, label=f"{c}, {norm} norm")
-    ann_acc = 100 * g["codings"]["ann"]["accuracy"]
-    ax[2].axhline(ann_acc, color="k", lw=0.8, label="integer ANN = FS = AMOS = TTFS")
+        for norm, marker in NORM_MARKERS.items():
+            pts = [s for s in g.rate_sweep if s.coding == c and s.norm == norm]
+            ax[2].plot([s.time_steps for s in pts], [100 * s.accuracy for s in pts], style, marker=marker,
+                       color=COLOURS[c], alpha=1.0 if norm == "max" else 0.6, label=f"{c}, {norm} norm")
+    ann_acc = g.codings["ann"].accuracy
+    same = [c.upper() for c, e in g.codings.items() if c != "ann" and e.accuracy == ann_acc]
+    ax[2].axhline(100 * ann_acc, color="k", lw=0.8, label=" = ".join(["integer ANN"] + same))
     ax[2].set_xscale("log", base=2)
     ax[2].set_xlabel("time steps T")
     ax[2].set_ylabel("test accuracy (%)")
     ax[2].set_title("rate codings against time steps")
     ax[2].legend(fontsize=8)
-    fig.suptitle(f"{g['network']}: golden models")
+    fig.suptitle(f"{g.network}: golden models")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path, plt)
 
 
 def pareto_figure(data, path):
-    """Energy proxy against accuracy for every coding and rate-coding time step; Pareto front marked."""
+    """Energy proxy against accuracy for every coding and every rate-coding time step.
+
+    The Pareto front (no other point has both less energy and higher accuracy)
+    is drawn as the staircase that bounds the region it dominates.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     plt = _plt()
-    g = data["golden"]
-    pts = [(e["energy_pj"]["total"], 100 * e["accuracy"], c) for c, e in g["codings"].items()]
-    pts += [(s["energy_pj"], 100 * s["accuracy"], f"{s['coding']} T={s['time_steps']} ({s['norm']})")
-            for s in g["rate_sweep"]]
-    front, best = [], -1.0
-    for e, a, label in sorted(pts):
-        if a > best:
-            front.append((e, a))
-            best = a
-    fig, ax = plt.subplots(figsize=(8, 5))
-    seen = {}
-    for e, a, label in pts:
-        main = label in g["codings"]
-        ax.scatter(e, a, s=50 if main else 14, color="tab:red" if main else "tab:gray", zorder=3)
-        if main:                      # stack labels of points that coincide
-            key = (round(math.log10(e), 1), round(a, 2))       # within ~25 % in energy
-            k = seen.setdefault(key, 0)
-            seen[key] += 1
-            ax.annotate(label, (e, a), textcoords="offset points", xytext=(5, 4 + 11 * k), fontsize=9)
-    xmax = max(p[0] for p in pts)
-    ax.step([p[0] for p in front] + [xmax], [p[1] for p in front] + [front[-1][1]], where="post",
-            color="tab:blue", label="Pareto front (lower energy, higher accuracy)")
-    ax.scatter([p[0] for p in front], [p[1] for p in front], s=110, facecolors="none",
-               edgecolors="tab:blue", zorder=4)
+    g = data.golden
+    main = [(e.total_pj, 100 * e.accuracy, c) for c, e in g.codings.items()]
+    rate = [(s.energy_pj, 100 * s.accuracy, s) for s in g.rate_sweep]
+    front = pareto_front(main + [(e, a, f"{s.coding} T={s.time_steps}") for e, a, s in rate])
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    for c in ("if", "lif"):
+        for norm, marker in NORM_MARKERS.items():
+            pts = sorted((s.time_steps, e, a) for e, a, s in rate if s.coding == c and s.norm == norm)
+            ax.plot([p[1] for p in pts], [p[2] for p in pts], ":", marker=marker, ms=5, lw=0.8,
+                    color=COLOURS[c], alpha=0.8, zorder=2)
+    for k, (e, a, c) in enumerate(main):       # a point drawn over an equal one is smaller
+        under = sum(1 for e2, a2, _c in main[:k] if abs(a2 - a) < 0.05 and abs(e2 / e - 1) < 0.05)
+        ax.scatter(e, a, s=130 / (1 + 1.6 * under), color=COLOURS.get(c, "k"), edgecolors="k",
+                   linewidths=0.8, zorder=4 + k)
     ax.set_xscale("log")
+    ax.margins(x=0.08, y=0.12)
+    x0, x1 = ax.get_xlim()
+    y0, _y1 = ax.get_ylim()
+    xs, ys = [front[0][0], front[0][0]], [y0, front[0][1]]
+    for (e, a, _l) in front[1:]:
+        xs += [e, e]
+        ys += [ys[-1], a]
+    xs.append(x1)
+    ys.append(ys[-1])
+    ax.plot(xs, ys, color="k", lw=1.2, zorder=3)
+    ax.fill_between(xs, y0, ys, color="0.85", alpha=0.35, zorder=1)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(bottom=y0)
     ax.set_xlabel("energy proxy per inference (pJ, log scale)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"{g['network']}: energy proxy against accuracy (grey: rate codings over T)")
-    ax.legend(fontsize=8)
+    ax.set_title(f"{g.network}: energy proxy against accuracy")
+    items = [(e, a, c, {"fontweight": "bold", "color": COLOURS.get(c, "k")}) for e, a, c in main]
+    items += [(e, a, f"T={s.time_steps}", {"color": COLOURS[s.coding]}) for e, a, s in rate]
+    place_labels(ax, items)
+    handles = [Line2D([], [], ls="", marker="o", ms=8, color=COLOURS.get(c, "k"), mec="k", label=c)
+               for _e, _a, c in main]
+    handles += [Line2D([], [], ls=":", marker=m, color="0.4", label=f"rate coding over T, {n} norm")
+                for n, m in NORM_MARKERS.items()]
+    handles += [Line2D([], [], color="k", label="Pareto front: " + ", ".join(l for _e, _a, l in front)),
+                Patch(color="0.85", alpha=0.35, label="dominated by the front")]
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path, plt)
 
 
 def layer_spikes_figure(data, path):
-    """Spikes per neuron in every spiking stage of every coding."""
+    """Spikes per neuron in every spiking stage of every coding, coloured by stage."""
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
     plt = _plt()
-    g = data["golden"]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    pos, labels, x = [], [], 0.0
-    for c, e in g["codings"].items():
-        for k, l in enumerate(l for l in e["layers"] if l["neurons"]):
-            ax.bar(x, l["spikes_per_neuron"], color=f"C{k}")
-            pos.append(x)
-            labels.append(f"{c}\n{l['name']}")
-            x += 1
-        x += 0.5
-    ax.set_xticks(pos)
-    ax.set_xticklabels(labels, fontsize=7)
-    ax.set_ylabel("spikes per neuron per inference")
+    g = data.golden
+    stages = list(dict.fromkeys(s.stage for e in g.codings.values() for s in e.layers if s.neurons))
+    colour = {s: STAGE_COLOURS[k % len(STAGE_COLOURS)] for k, s in enumerate(stages)}
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    centres, names, x, width = [], [], 0.0, 0.8
+    for c, e in g.codings.items():
+        spiking = [s for s in e.layers if s.neurons]
+        xs = [x + k * width for k in range(len(spiking))]
+        for xi, s in zip(xs, spiking):
+            ax.bar(xi, s.spikes_per_neuron, width=width * 0.9, color=colour[s.stage], edgecolor="k", lw=0.4)
+            ax.annotate(f"{s.spikes_per_neuron:.2f}", (xi, s.spikes_per_neuron), xytext=(0, 2),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=7)
+        if not spiking:
+            ax.text(x, 0.5, "no spikes\n(sends values)", transform=ax.get_xaxis_transform(),
+                    ha="center", va="center", fontsize=8, color="0.4")
+            xs = [x]
+        centres.append(sum(xs) / len(xs))
+        names.append(c)
+        x = xs[-1] + width + 0.9
+    ax.set_xticks(centres)
+    ax.set_xticklabels(names)
+    ax.set_xlim(-width, x - 0.9)
     ax.set_yscale("log")
-    ax.set_title(f"{g['network']}: spikes per neuron in each stage (the ANN sends values, no spikes)")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(3.0, 4.0, 6.0, 7.0, 8.0, 9.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _p: ""))
+    ax.set_ylim(top=ax.get_ylim()[1] * 1.6)
+    ax.grid(axis="y", which="major", color="0.9", lw=0.6)
+    ax.set_axisbelow(True)
+    ax.set_ylabel("spikes per neuron per inference (log scale)")
+    ax.set_title(f"{g.network}: spikes per neuron in each stage")
+    ax.legend(handles=[Patch(facecolor=colour[s], edgecolor="k", lw=0.4, label=s) for s in stages],
+              title="stage", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path, plt)
 
 
 def area_k_figure(data, path):
     """iCE40 logic cells against K per core."""
     plt = _plt()
-    k = data["k_sweep"]
+    k = data.k_sweep
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for c in dict.fromkeys(p["core"] for p in k["points"]):
-        pts = [p for p in k["points"] if p["core"] == c]
-        ax.plot([p["K"] for p in pts], [p["logic_cells"] for p in pts], marker="o", label=c)
+    for c in dict.fromkeys(p.core for p in k.points):
+        pts = [p for p in k.points if p.core == c]
+        ax.plot([p.K for p in pts], [p.logic_cells for p in pts], marker="o", label=c,
+                color=COLOURS.get(c))
     ax.set_xlabel("K (steps, neurons or data bits)")
     ax.set_ylabel("iCE40UP5K logic cells (harness included)")
     ax.set_title("area against K")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path, plt)
