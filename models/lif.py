@@ -286,36 +286,47 @@ def stepped_states(p, s_t, table, lo, hi):
 
     The currents of all steps are one product; each step is one lookup in
     ``table(dtype)`` (entry k = f(lo + k), k = 0..hi − lo, |f(s)| ≤ max(−lo, hi);
-    the domain holds 0) and one addition, in the narrowest integer type no sum can
-    overflow. Returns ``(U, smin, smax)``: U = s − lo (T, N, n_out) and the
+    the domain holds 0 and f(0) = 0) and one addition, in the narrowest integer
+    type no sum can overflow. Returns ``(U, smin, smax)``: U = s − lo (T, N, n_out) and the
     extremes of s; or None if a state left the domain (the lookups after it would
     be wrong: the caller falls back to its reference).
     """
     T, n = s_t.shape[0], s_t.shape[1]
-    off = p.b - lo
+    Wt, off, cmax = _layer_consts(p, lo)
     tmax = max(-lo, hi)
-    cmax = p.n_in * (1 << (p.w_bits - 1)) + int(np.maximum.reduce(np.abs(off)))
-    if cmax < 1 << 24:                  # float32 holds every partial sum and C − lo exactly
-        F = s_t.reshape(T * n, p.n_in).astype(np.float32) @ p.W.T.astype(np.float32)
-        F += off.astype(np.float32)
+    if cmax < 1 << 24:                  # float32 holds every partial sum of W·s exactly
         dtype = np.int16 if cmax + tmax < 1 << 15 else np.int32
-        Cp = F.astype(dtype).reshape(T, n, p.n_out)
+        Cp = (s_t.reshape(T * n, p.n_in).astype(np.float32) @ Wt).astype(dtype).reshape(T, n, p.n_out)
+        Cp += off[dtype]
     else:
-        C = exact_matmul(s_t, p.W.T, a_max=1) + off
+        C = exact_matmul(s_t, p.W.T, a_max=1) + off[np.int64]
         cmax = max(-int(np.minimum.reduce(C, axis=None)), int(np.maximum.reduce(C, axis=None)))
         Cp = C.astype(np.int32 if cmax + tmax < 1 << 31 else np.int64)
-    f_of = table(Cp.dtype)
-    U = np.empty(Cp.shape, dtype=Cp.dtype)
-    u = np.full(Cp.shape[1:], -lo, dtype=Cp.dtype)
-    f = np.empty(Cp.shape[1:], dtype=Cp.dtype)
-    take, add = f_of.take, np.add
-    for c, out in zip(Cp, U):
-        take(u, out=f, mode="clip")     # a state outside the domain is caught below
-        u = add(c, f, out=out)
-    umin, umax = int(np.minimum.reduce(U, axis=None)), int(np.maximum.reduce(U, axis=None))
+    # in place: U_1 = C_1 − lo (f(0) = 0), U_t = (C_t − lo) + table[U_(t−1)]
+    take, add, f = table(Cp.dtype).take, np.add, np.empty(Cp.shape[1:], dtype=Cp.dtype)
+    rows = list(Cp)
+    for prev, row in zip(rows, rows[1:]):
+        take(prev, out=f, mode="clip")  # a state outside the domain is caught below
+        add(row, f, out=row)
+    umin, umax = int(np.minimum.reduce(Cp, axis=None)), int(np.maximum.reduce(Cp, axis=None))
     if umin < 0 or umax > hi - lo:
         return None
-    return U, umin + lo, umax + lo
+    return Cp, umin + lo, umax + lo
+
+
+def _layer_consts(p, lo):
+    """W.T as float32, b − lo by integer type, and the bound on |W·s + b − lo| of the
+    weighted layer ``p`` for spikes s; derived once and kept on ``p`` (as a cached
+    property would be)."""
+    consts = p.__dict__.get("_golden_consts")
+    if consts is None or consts[0] != lo:
+        off = p.b - lo
+        off_max = int(np.abs(off).max(initial=0))
+        offs = {t: off.astype(t) for t in (np.int16, np.int32, np.int64) if off_max <= np.iinfo(t).max}
+        cmax = p.n_in * (1 << (p.w_bits - 1)) + off_max
+        consts = lo, np.ascontiguousarray(p.W.T, dtype=np.float32), offs, cmax
+        p.__dict__["_golden_consts"] = consts
+    return consts[1:]
 
 
 @lru_cache(maxsize=64)

@@ -39,6 +39,7 @@ See docs/network.md.
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from dataclasses import dataclass, field
@@ -314,15 +315,18 @@ def _run_ttfs(net, x, trace):
     raise ConfigError("network has no output layer")
 
 
+_LFSRS = {}
+
+
 def _lfsr(options):
-    """The LFSR of the rate encoder, built once per distinct ``options["lfsr"]``."""
+    """The LFSR of the rate encoder of ``options["lfsr"]``, built once per such dict."""
     d = options["lfsr"]
-    return _lfsr_params(tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in d.items())))
-
-
-@lru_cache(maxsize=16)
-def _lfsr_params(items):
-    return LFSRParams.from_dict(dict(items))
+    hit = _LFSRS.get(id(d))
+    if hit is None or hit[0] != d:
+        if len(_LFSRS) > 64:
+            _LFSRS.clear()
+        hit = _LFSRS[id(d)] = (copy.deepcopy(d), LFSRParams.from_dict(d))
+    return hit[1]
 
 
 def _batch_major(spikes):
