@@ -1,28 +1,18 @@
 """Amaranth RTL generators, one per core, each built from the core's parameter object.
 
 ``build_core(name, params)`` returns the ``wiring.Component`` of a core;
-``generate_verilog(name, params)`` its deterministic Verilog.
+``generate_verilog(name, params)`` its deterministic Verilog. Which class
+builds which core is recorded in the registry (:mod:`spikeforge.models.registry`).
 """
 
-import importlib
+from ..models.registry import get_core
 
-from ..models.base import get_core
-from ..models.errors import ConfigError
-
-__all__ = ["HDL_CORES", "build_core", "generate_verilog", "component_class"]
-
-#: core name -> (module, component class name)
-HDL_CORES = {"fs": ("fs", "FSNeuron"), "amos": ("amos", "AMOSUnit"), "ttfs": ("ttfs", "TTFSLayer"),
-             "lif": ("lif", "LIFLayer"), "if": ("rate_if", "IFLayer"), "ann": ("ann", "MACLayer")}
+__all__ = ["build_core", "generate_verilog", "component_class"]
 
 
 def component_class(name):
-    """The component class of core ``name`` (ConfigError if it has no RTL yet)."""
-    get_core(name)                               # unknown names: the registry's message
-    if name not in HDL_CORES:
-        raise ConfigError(f"core {name!r} has no RTL generator yet; available: {', '.join(HDL_CORES)}")
-    mod, cls = HDL_CORES[name]
-    return getattr(importlib.import_module(f"{__name__}.{mod}"), cls)
+    """The component class of core ``name`` (ConfigError for unknown names)."""
+    return get_core(name).resolve("component")
 
 
 def build_core(name, params):
@@ -33,5 +23,4 @@ def build_core(name, params):
 def generate_verilog(name, params):
     """Deterministic Verilog text of core ``name`` at ``params``."""
     from .export import to_verilog
-    comp = build_core(name, params)
-    return to_verilog(comp, name, params)
+    return to_verilog(build_core(name, params), name, params)

@@ -1,15 +1,14 @@
 """Golden models and conversion (NumPy only, no Amaranth).
 
-Importing this package registers the six cores: ``fs``, ``amos``, ``ttfs``,
-``lif``, ``if`` and ``ann``.
+The cores (``fs``, ``amos``, ``ttfs``, ``lif``, ``if``, ``ann``) and their
+codings are registered in :mod:`spikeforge.models.registry`.
 """
 
-from . import amos, ann, fs, lif, rate_if, ttfs  # noqa: F401  (registration)
-from .base import core_names, get_core
+from .registry import CORES, core_names, get_core
 
-__all__ = ["core_names", "get_core", "registry_summary"]
+__all__ = ["CORES", "core_names", "get_core", "registry_summary"]
 
 
 def registry_summary():
-    """(name, one-line summary) of every registered core, in canonical order."""
-    return [(n, get_core(n).summary) for n in core_names()]
+    """(name, one-line summary) of every registered core, in registry order."""
+    return [(c.name, c.summary) for c in CORES.values()]

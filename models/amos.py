@@ -21,7 +21,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from .base import (Counts, Params, check_int, check_int_seq, check_width, check_int_array,
-                   register_core, set_field, signed_bits, unsigned_bits, width_range)
+                   set_field, signed_bits, unsigned_bits, width_range)
 from .errors import ConfigError
 from .fs import binary_digits, popcount_sum, relu_tables
 
@@ -269,7 +269,6 @@ class AMOSResult:
     counts: Counts
 
 
-@register_core("amos", params=AMOSParams, summary="at-most-one-spike unit, K pipelined threshold gates")
 def amos_golden(p: AMOSParams, x, x2=None) -> AMOSResult:
     """Run the AMOS unit on a batch of integer inputs (any shape).
 

@@ -26,7 +26,7 @@ from functools import cached_property
 import numpy as np
 
 from .base import (WeightedLayer, DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array, check_weighted_layer, check_width,
-                   exact_matmul, floor_shift, register_core, set_field, signed_bits, width_range)
+                   exact_matmul, floor_shift, set_field, signed_bits, width_range)
 from .errors import ConfigError
 
 __all__ = ["MACParams", "MACResult", "ann_golden", "DEFAULT_WEIGHTS"]
@@ -150,7 +150,6 @@ class MACResult:
     counts: Counts
 
 
-@register_core("ann", params=MACParams, summary="integer ANN multiply-accumulate baseline")
 def ann_golden(p: MACParams, x) -> MACResult:
     """Run the MAC layer on a batch of input vectors ``x`` of shape (..., n_in)."""
     x = check_int_array("x", x)

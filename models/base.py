@@ -11,7 +11,7 @@ import json
 import math
 from functools import cached_property
 from dataclasses import dataclass, fields
-from typing import Any, Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -21,7 +21,7 @@ __all__ = [
     "check_int", "check_int_seq", "check_matrix", "check_choice", "check_int_array",
     "signed_bits", "unsigned_bits", "width_range", "check_width", "derived_width", "MAX_STATE_BITS",
     "exact_matmul", "floor_shift", "round_shift",
-    "DEFAULT_WEIGHTS", "Counts", "Params", "set_field", "check_weighted_layer", "weight_sums", "WeightedLayer", "CoreInfo", "register_core", "get_core", "core_names",
+    "DEFAULT_WEIGHTS", "Counts", "Params", "set_field", "check_weighted_layer", "weight_sums", "WeightedLayer",
 ]
 
 # --------------------------------------------------------------------- checks
@@ -437,50 +437,6 @@ def weight_sums(weights):
     pos = tuple(sum(v for v in row if v > 0) for row in weights)
     neg = tuple(sum(v for v in row if v < 0) for row in weights)
     return pos, neg
-
-
-# ------------------------------------------------------------------ registry
-
-@dataclass(frozen=True)
-class CoreInfo:
-    """A registered core: its name, parameter class, golden model and summary."""
-
-    name: str
-    params: type
-    golden: Callable[..., Any]
-    summary: str
-
-
-_CORES: dict[str, CoreInfo] = {}
-
-
-def register_core(name, *, params, summary):
-    """Decorator for a golden-model function: registers it as core ``name``.
-
-    ``params`` is the core's parameter dataclass; it gets ``core = name``.
-    Refuses duplicate names: two cores must never answer to one name.
-    """
-    def deco(golden):
-        if name in _CORES:
-            raise ValueError(f"core {name!r} is already registered (by {_CORES[name].params.__name__})")
-        params.core = name
-        _CORES[name] = CoreInfo(name, params, golden, summary)
-        return golden
-    return deco
-
-
-def get_core(name):
-    """Return the :class:`CoreInfo` of core ``name``; unknown names raise ConfigError."""
-    try:
-        return _CORES[name]
-    except KeyError:
-        raise ConfigError(f"unknown core {name!r}; known cores: {', '.join(core_names())}") from None
-
-
-def core_names():
-    """Registered core names in canonical order."""
-    order = ["fs", "amos", "ttfs", "lif", "if", "ann"]
-    return [n for n in order if n in _CORES] + sorted(n for n in _CORES if n not in order)
 
 
 def ceil_log2(n):

@@ -38,7 +38,8 @@ from .base import check_choice, check_int, check_int_array, signed_bits
 from .errors import ConfigError
 from .inputs import read_npz
 from .lif import check_leak_shifts
-from .network import DEFAULT_OPTIONS, LIF_READOUTS, Dense, Network
+from .network import LIF_READOUTS, Dense, Network
+from .registry import REFERENCE, codings, get_core
 from .ttfs import VARIANTS
 from .simulate import run_network
 
@@ -210,7 +211,7 @@ def check_quantize_options(input_bits=8, act_bits=8, w_bits=8, calibration="max"
 def check_coding_options(coding, time_steps=None, rate_norm="max", ttfs_variant="at_most_one",
                          lif_readout=None, lif_threshold_scale=None, leak_shifts=None):
     """Check the options of :func:`to_coding` (before any work is done)."""
-    check_choice("coding", coding, ("fs", "amos", "ttfs", "lif", "if", "ann"))
+    check_choice("coding", coding, codings())
     if time_steps is not None:
         check_int("time_steps", time_steps, 1, 1 << 16)
     check_choice("rate_norm", rate_norm, ("max", "robust"))
@@ -270,7 +271,7 @@ def quantize(model, calib_x, *, input_bits=8, act_bits=8, w_bits=8, calibration=
         delta = d_out
     meta = {"calibration": calibration, "percentile": percentile if calibration == "percentile" else None,
             "input_lsb": delta_in, "layers": scales}
-    return Network("ann", input_bits, tuple(layers), w_bits, {}, name, meta)
+    return Network(REFERENCE, input_bits, tuple(layers), w_bits, {}, name, meta)
 
 
 def calibrate_rate(ann_net, xq, norm="max", percentile=99.9):
@@ -290,30 +291,38 @@ def to_coding(ann_net: Network, coding, calib_xq=None, *, time_steps=None, rate_
               ttfs_variant="at_most_one", lif_readout=None, lif_threshold_scale=None,
               leak_shifts=None) -> Network:
     """The integer ANN ``ann_net`` in ``coding``. Rate codings need integer
-    calibration inputs ``calib_xq`` for their thresholds."""
-    if not isinstance(ann_net, Network) or ann_net.coding != "ann":
-        raise ConfigError("to_coding expects the integer ANN (a Network with coding 'ann')")
+    calibration inputs ``calib_xq`` for their thresholds; options that do not
+    apply to ``coding`` are ignored (each core's ``convert_options`` in the registry)."""
+    if not isinstance(ann_net, Network) or not get_core(ann_net.coding).is_reference:
+        raise ConfigError(f"to_coding expects the integer ANN (a Network with coding {REFERENCE!r})")
     check_coding_options(coding, time_steps, rate_norm, ttfs_variant, lif_readout,
                          lif_threshold_scale, leak_shifts)
-    if coding in ("ann", "fs", "amos"):
-        return ann_net.with_coding(coding)
-    if coding == "ttfs":
-        return ann_net.with_coding("ttfs", {"variant": ttfs_variant})
+    core = get_core(coding)
+    given = dict(time_steps=time_steps, rate_norm=rate_norm, ttfs_variant=ttfs_variant,
+                 lif_readout=lif_readout, lif_threshold_scale=lif_threshold_scale, leak_shifts=leak_shifts)
+    return core.resolve("convert")(ann_net, coding, calib_xq,
+                                   **{k: given[k] for k in core.convert_options})
+
+
+# ------------------------------------------- per coding (named by the registry)
+
+def plain_coding(ann_net, coding, calib_xq=None):
+    """fs, amos, ann: the integer ANN's numbers as they are."""
+    return ann_net.with_coding(coding)
+
+
+def ttfs_coding(ann_net, coding, calib_xq=None, *, ttfs_variant="at_most_one"):
+    return ann_net.with_coding(coding, {"variant": ttfs_variant})
+
+
+def _rate_coding(ann_net, coding, calib_xq, opts, rate_norm, first_scale, factor_search=None):
+    """Thresholds ϑ_l = factor·λ_l·2^(s_l − r_l) of a rate coding; ``factor_search(build)``
+    picks the factor (LIF) or it is 1."""
     if calib_xq is None:
         raise ConfigError(f"coding {coding!r} needs calibration inputs for its thresholds")
     xq = check_int_array("calibration inputs", calib_xq)
-    opts = dict(DEFAULT_OPTIONS[coding])
-    if time_steps is not None:
-        opts["time_steps"] = time_steps
-    if coding == "lif":
-        if leak_shifts is not None:
-            opts["leak_shifts"] = list(leak_shifts)
-        if lif_readout is not None:
-            opts["readout"] = lif_readout
     lam = calibrate_rate(ann_net, xq, rate_norm)
     dense = ann_net.dense_indices
-    # a spike into the first layer stands for 1 (IF: direct input) or 2^input_bits (LIF: LFSR rate code)
-    first_scale = 1 if coding == "if" else (1 << ann_net.input_bits)
 
     def build(factor):
         cores, prev = {}, first_scale
@@ -328,26 +337,51 @@ def to_coding(ann_net: Network, coding, calib_xq=None, *, time_steps=None, rate_
 
     meta = {**ann_net.meta, "rate_norm": rate_norm, "spike_values": lam}
     factor = 1.0
-    if coding == "lif":
-        if lif_threshold_scale is None:
-            xs = xq[:LIF_SEARCH_SAMPLES]
-            ref = run_network(ann_net, xs).predictions
-            factor = max(LIF_THRESHOLD_GRID,
-                         key=lambda f: (np.mean(run_network(build(f), xs).predictions == ref),
-                                        -abs(f - 0.8)))
-        else:
-            factor = float(lif_threshold_scale)
+    if factor_search is not None:
+        factor = factor_search(build, xq)
         meta["threshold_scale"] = factor
     net = build(factor)
     return Network(net.coding, net.input_bits, net.layers, net.w_bits, net.options, net.name, meta)
 
 
-def convert(model, calib_x, coding="ann", *, input_bits=8, act_bits=8, w_bits=8, calibration="max",
+def if_coding(ann_net, coding, calib_xq=None, *, time_steps=None, rate_norm="max"):
+    """Rate IF with direct input: a spike into the first layer stands for 1."""
+    opts = dict(get_core(coding).options)
+    if time_steps is not None:
+        opts["time_steps"] = time_steps
+    return _rate_coding(ann_net, coding, calib_xq, opts, rate_norm, 1)
+
+
+def lif_coding(ann_net, coding, calib_xq=None, *, time_steps=None, rate_norm="max", lif_readout=None,
+               leak_shifts=None, lif_threshold_scale=None):
+    """Shift-add LIF with an LFSR rate code: a spike into the first layer stands for
+    2^input_bits; the threshold scale is picked from :data:`LIF_THRESHOLD_GRID` for the
+    best agreement with the integer ANN on the calibration data, unless given."""
+    opts = dict(get_core(coding).options)
+    if time_steps is not None:
+        opts["time_steps"] = time_steps
+    if leak_shifts is not None:
+        opts["leak_shifts"] = list(leak_shifts)
+    if lif_readout is not None:
+        opts["readout"] = lif_readout
+
+    def search(build, xq):
+        if lif_threshold_scale is not None:
+            return float(lif_threshold_scale)
+        xs = xq[:LIF_SEARCH_SAMPLES]
+        ref = run_network(ann_net, xs).predictions
+        return max(LIF_THRESHOLD_GRID, key=lambda f: (np.mean(run_network(build(f), xs).predictions == ref),
+                                                      -abs(f - 0.8)))
+
+    return _rate_coding(ann_net, coding, calib_xq, opts, rate_norm, 1 << ann_net.input_bits, search)
+
+
+def convert(model, calib_x, coding=REFERENCE, *, input_bits=8, act_bits=8, w_bits=8, calibration="max",
             percentile=99.99, name="network", **coding_options) -> Network:
     """Float model → integer ANN → ``coding`` in one call (calib_x floats in [0, 1])."""
     ann = quantize(model, calib_x, input_bits=input_bits, act_bits=act_bits, w_bits=w_bits,
                    calibration=calibration, percentile=percentile, name=name)
-    if coding == "ann":
+    if get_core(coding).is_reference:
         return ann
     xq = quantize_inputs(np.asarray(calib_x, dtype=np.float64), input_bits)
     return to_coding(ann, coding, xq, **coding_options)

@@ -12,6 +12,7 @@ from .energy import energy_breakdown
 from .errors import ConfigError
 from .inputs import limit, limit_error
 from .network import Network
+from .registry import get_core
 from .simulate import LayerStats, NetworkResult, run_network
 
 __all__ = ["Evaluation", "evaluate", "run_chunked", "chunk_size"]
@@ -79,7 +80,7 @@ def evaluate(net: Network, x, y=None) -> Evaluation:
         if y.shape != (x.shape[0],):
             raise ConfigError(f"labels must have shape ({x.shape[0]},), not {y.shape}")
     r = run_chunked(net, x)
-    ref = r if net.coding == "ann" else run_chunked(net.reference(), x)
+    ref = r if get_core(net.coding).is_reference else run_chunked(net.reference(), x)
     per = r.total.per_inference()
     n = x.shape[0]
     layers = [{"name": s.name, "neurons": s.neurons,

@@ -23,7 +23,7 @@ from functools import cached_property
 import numpy as np
 
 from .base import (Counts, Params, check_int, check_int_seq, check_width, check_int_array,
-                   register_core, set_field, signed_bits, unsigned_bits, width_range)
+                   set_field, signed_bits, unsigned_bits, width_range)
 
 __all__ = ["FSParams", "FSResult", "fs_golden", "fs_steps", "relu_tables"]
 
@@ -175,7 +175,6 @@ class FSResult:
     counts: Counts
 
 
-@register_core("fs", params=FSParams, summary="few-spike neuron, K time-multiplexed steps")
 def fs_golden(p: FSParams, x) -> FSResult:
     """Run the FS neuron on a batch of integer inputs (any shape).
 

@@ -29,7 +29,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from .base import (WeightedLayer, DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array, check_int_seq,
-                   check_weighted_layer, check_width, derived_width, exact_matmul, register_core,
+                   check_weighted_layer, check_width, derived_width, exact_matmul,
                    set_field, signed_bits, weight_sums, width_range)
 from .errors import ConfigError, WidthError
 
@@ -184,7 +184,6 @@ class LIFResult:
     counts: Counts
 
 
-@register_core("lif", params=LIFParams, summary="shift-and-add leaky integrate-and-fire layer")
 def lif_golden(p: LIFParams, spikes_in) -> LIFResult:
     """Run the layer on input spikes (..., T, n_in) of 0/1.
 

@@ -24,37 +24,27 @@ from functools import cached_property
 
 import numpy as np
 
-from .amos import AMOSParams
 from .ann import MACParams
 from .base import (WeightedLayer, check_choice, check_int, check_int_seq, check_matrix, round_shift, signed_bits,
                    width_range)
 from .errors import ConfigError
-from .fs import FSParams
 from .io import atomic_write_text, read_json
 from .lfsr import LFSRParams
-from .lif import DEFAULT_LEAK_SHIFTS, LIFParams, check_leak_shifts
+from .lif import LIFParams, check_leak_shifts
 from .rate_if import IFParams
+from .registry import CORES, REFERENCE, codings, get_core
 from .ttfs import VARIANTS, TTFSParams
 
 __all__ = ["Dense", "MaxPool", "Network", "layer_params", "CODINGS", "SCHEMA",
            "load_network", "save_network", "LIF_READOUTS", "DEFAULT_OPTIONS"]
 
 SCHEMA = "spikeforge.network/1"
-CODINGS = ("fs", "amos", "ttfs", "lif", "if", "ann")
+#: the codings, in registry order (read from the registry)
+CODINGS = codings()
 LIF_READOUTS = ("count", "membrane", "vanrossum")
-RATE_CODINGS = ("lif", "if")
 
-#: Network-wide options per coding, with their defaults.
-DEFAULT_OPTIONS = {
-    "fs": {}, "amos": {}, "ann": {},
-    "ttfs": {"variant": "at_most_one"},
-    "lif": {"time_steps": 32, "leak_shifts": list(DEFAULT_LEAK_SHIFTS), "readout": "count",
-            "lfsr": LFSRParams().to_dict()},
-    "if": {"time_steps": 32},
-}
-_CORE_KEYS = {"fs": {"T", "h", "d"}, "amos": {"c", "T", "d", "h"}, "ttfs": set(), "ann": set(),
-              "lif": {"threshold", "in_scale", "weight_shift"},
-              "if": {"threshold", "in_scale", "weight_shift"}}
+#: Network-wide options per coding, with their defaults (from the registry).
+DEFAULT_OPTIONS = {name: core.options for name, core in CORES.items()}
 
 
 @dataclass(frozen=True)
@@ -202,36 +192,26 @@ class Network:
         object.__setattr__(self, "layers", layers)
         if not isinstance(self.options, dict):
             raise ConfigError(f"options must be an object, not {self.options!r}")
-        opts = dict(DEFAULT_OPTIONS[self.coding])
+        core = get_core(self.coding)
+        opts = dict(core.options)
         unknown = sorted(set(self.options) - set(opts))
         if unknown:
             raise ConfigError(f"options: unknown key(s) {', '.join(unknown)} for coding {self.coding!r}")
         opts.update(self.options)
         object.__setattr__(self, "options", opts)
-        self._validate_options()
-        self._validate_layers()
+        core.resolve("check_options")(opts)
+        self._validate_layers(core)
         # Core parameter objects are pure functions of this frozen network: build each once
         # (which also reports any bad number now) and keep them for every later run.
         object.__setattr__(self, "_cores", {})
         for i, layer in enumerate(layers):
             if isinstance(layer, Dense):
                 try:
-                    self._cores[i] = _derive_layer_params(self, i)
+                    self._cores[i] = core.resolve("layer_params")(self, i)
                 except ConfigError as e:
                     raise ConfigError(f"layers[{i}] ({self.coding}): {e}") from None
 
-    def _validate_options(self):
-        o = self.options
-        if self.coding == "ttfs":
-            check_choice("options.variant", o["variant"], VARIANTS)
-        if self.coding in RATE_CODINGS:
-            check_int("options.time_steps", o["time_steps"], 1, 1 << 16)
-        if self.coding == "lif":
-            o["leak_shifts"] = list(check_leak_shifts("options.leak_shifts", o["leak_shifts"]))
-            check_choice("options.readout", o["readout"], LIF_READOUTS)
-            LFSRParams.from_dict(o["lfsr"])
-
-    def _validate_layers(self):
+    def _validate_layers(self, core):
         n = None
         prev_dense_hidden = True
         for i, layer in enumerate(self.layers):
@@ -250,7 +230,7 @@ class Network:
                 if int(layer.W.min()) < lo or int(layer.W.max()) > hi:
                     bad = int(layer.W.min()) if int(layer.W.min()) < lo else int(layer.W.max())
                     raise ConfigError(f"layers[{i}]: weight {bad} does not fit w_bits={self.w_bits}")
-                extra = sorted(set(layer.core) - _CORE_KEYS[self.coding])
+                extra = sorted(set(layer.core) - core.core_keys)
                 if extra:
                     raise ConfigError(f"layers[{i}].core: unknown key(s) {', '.join(extra)} "
                                       f"for coding {self.coding!r}")
@@ -258,9 +238,10 @@ class Network:
             else:
                 if last:
                     raise ConfigError(f"layers[{i}]: the network must end with a dense output layer")
-                if self.coding in RATE_CODINGS:
+                if core.time_steps:
+                    ok = ", ".join(c.name for c in CORES.values() if not c.time_steps)
                     raise ConfigError(f"layers[{i}]: max-pool is not defined for rate coding "
-                                      f"({self.coding!r}); use ann, fs, amos or ttfs")
+                                      f"({self.coding!r}); use {ok}")
                 if not prev_dense_hidden:
                     raise ConfigError(f"layers[{i}]: two max-pool layers in a row")
                 prev_dense_hidden = False
@@ -311,7 +292,7 @@ class Network:
 
     def reference(self):
         """The integer ANN this network was converted from."""
-        return self.with_coding("ann")
+        return self.with_coding(REFERENCE)
 
     # -- JSON --
     def to_dict(self):
@@ -356,36 +337,72 @@ def layer_params(net: Network, i: int):
     return net._cores[i]
 
 
-def _derive_layer_params(net, i):
+# -------------------------------------------- per coding (named by the registry)
+
+def no_options(options):
+    """Codings without network-wide options."""
+
+
+def check_ttfs_options(o):
+    check_choice("options.variant", o["variant"], VARIANTS)
+
+
+def check_rate_options(o):
+    check_int("options.time_steps", o["time_steps"], 1, 1 << 16)
+
+
+def check_lif_options(o):
+    check_rate_options(o)
+    o["leak_shifts"] = list(check_leak_shifts("options.leak_shifts", o["leak_shifts"]))
+    check_choice("options.readout", o["readout"], LIF_READOUTS)
+    LFSRParams.from_dict(o["lfsr"])
+
+
+def mac_layer(net, i):
+    """The integer ANN: every dense layer is a MAC layer."""
+    return net.mac_params(i)
+
+
+def digits_layer(net, i):
+    """fs/amos: the neuron of layer ``i`` (None for the output layer, a plain accumulator)."""
     layer = net.layers[i]
-    c, o, out = net.coding, net.options, layer.out_bits is None
-    if c == "ann":
-        return net.mac_params(i)
-    if c in ("fs", "amos"):
-        if out:
-            return None
-        lo, hi = net.mac_params(i).acc_interval
-        x_bits = max(2, _bits_of_range(lo >> layer.shift, hi >> layer.shift))
-        cls = FSParams if c == "fs" else AMOSParams
-        return cls(K=layer.out_bits, x_bits=x_bits, **layer.core)
-    if c == "ttfs":
-        return TTFSParams.from_relu_layer(layer.weights, layer.bias, layer.shift, net.in_bits(i),
-                                          layer.out_bits, o["variant"], net.w_bits)
-    # rate codings: a spike of the previous layer stands for `in_scale` activation LSBs; the
-    # scaled weights and the bias are re-quantized by `weight_shift` (rounding) to stay near w_bits
+    if layer.out_bits is None:
+        return None
+    lo, hi = net.mac_params(i).acc_interval
+    x_bits = max(2, _bits_of_range(lo >> layer.shift, hi >> layer.shift))
+    return get_core(net.coding).params(K=layer.out_bits, x_bits=x_bits, **layer.core)
+
+
+def ttfs_layer(net, i):
+    layer = net.layers[i]
+    return TTFSParams.from_relu_layer(layer.weights, layer.bias, layer.shift, net.in_bits(i),
+                                      layer.out_bits, net.options["variant"], net.w_bits)
+
+
+def _rate_common(net, i):
+    """Rate codings: a spike of the previous layer stands for ``in_scale`` activation LSBs; the
+    scaled weights and the bias are re-quantized by ``weight_shift`` (rounding) to stay near w_bits."""
+    layer = net.layers[i]
     if "threshold" not in layer.core:
         raise ConfigError("rate-coded layers need core.threshold (convert the network first)")
-    first = i == net.dense_indices[0]
     scale = check_int("core.in_scale", layer.core.get("in_scale", 1), 1, 1 << 20)
     r = check_int("core.weight_shift", layer.core.get("weight_shift", 0), 0, 40)
     W = round_shift(layer.W * scale, r)
     w_bits = max(net.w_bits, _bits_of_range(int(W.min()), int(W.max())))
-    common = dict(weights=W.tolist(), bias=round_shift(layer.b, r).tolist(),
-                  threshold=layer.core["threshold"], time_steps=o["time_steps"], w_bits=w_bits)
-    if c == "if":
-        return IFParams(direct_input=first, in_bits=net.input_bits, spiking=not out, **common)
-    spiking = not out or o["readout"] != "membrane"
-    return LIFParams(leak_shifts=tuple(o["leak_shifts"]), spiking=spiking, **common)
+    return dict(weights=W.tolist(), bias=round_shift(layer.b, r).tolist(),
+                threshold=layer.core["threshold"], time_steps=net.options["time_steps"], w_bits=w_bits)
+
+
+def if_layer(net, i):
+    first = i == net.dense_indices[0]
+    return IFParams(direct_input=first, in_bits=net.input_bits, spiking=net.layers[i].out_bits is not None,
+                    **_rate_common(net, i))
+
+
+def lif_layer(net, i):
+    o = net.options
+    spiking = net.layers[i].out_bits is not None or o["readout"] != "membrane"
+    return LIFParams(leak_shifts=tuple(o["leak_shifts"]), spiking=spiking, **_rate_common(net, i))
 
 
 # ------------------------------------------------------------------ files

@@ -28,7 +28,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from .base import (WeightedLayer, DEFAULT_WEIGHTS, Counts, Params, check_int, check_int_array,
-                   check_weighted_layer, check_width, derived_width, exact_matmul, register_core,
+                   check_weighted_layer, check_width, derived_width, exact_matmul,
                    signed_bits, weight_sums, width_range)
 from .errors import ConfigError, WidthError
 from .lif import TABLE_MAX, RateRun, spike_totals, stepped_states
@@ -159,7 +159,6 @@ class IFResult:
     counts: Counts
 
 
-@register_core("if", params=IFParams, summary="rate-coded integrate-and-fire, soft reset (baseline)")
 def if_golden(p: IFParams, inp) -> IFResult:
     """Run the layer: ``inp`` is x (..., n_in) with direct input, else spikes (..., T, n_in).
 

@@ -54,6 +54,7 @@ from .errors import ConfigError, WidthError
 from .fs import FSParams, fs_golden, fs_run
 from .lif import lif_run, van_rossum_classify
 from .lfsr import LFSRParams, rate_spikes
+from .registry import get_core
 from .network import MaxPool, Network, layer_params
 from .rate_if import if_run
 from .ttfs import times_from_values, ttfs_golden, ttfs_maxpool
@@ -188,7 +189,7 @@ class blas_threads:
 
 # ---------------------------------------------------------------- engines
 
-def _run_ann(net, x, trace):
+def run_ann(net, x, trace):
     a, stats, acts = x, [], []
     for i, layer in enumerate(net.layers):
         if isinstance(layer, MaxPool):
@@ -243,13 +244,22 @@ def _receive(net, i, p, r, u, fs):
         return _decode_digits(z, layer.W, p.d_table, horner=p.is_relu) + layer.b
 
 
-def _run_digits(net, x, trace):
+def run_fs(net, x, trace):
+    """fs: binary-digit spike codes, time-multiplexed (see :func:`_run_digits`)."""
+    return _run_digits(net, x, trace, fs=True)
+
+
+def run_amos(net, x, trace):
+    """amos: binary-digit spike codes, space-multiplexed (see :func:`_run_digits`)."""
+    return _run_digits(net, x, trace, fs=False)
+
+
+def _run_digits(net, x, trace, fs):
     """fs and amos: binary-digit spike codes, time- or space-multiplexed.
 
     The neurons of a layer emit while the next layer receives, so their
     cycles are counted once, on the receiving side; their synaptic adds too.
     """
-    fs = net.coding == "fs"
     run = fs_run if fs else amos_run
     u, stats, acts, batch = x, [], [], x.shape[0]
     name, p, owner = "input", _input_neuron(fs, net.input_bits), None
@@ -287,7 +297,7 @@ def _run_digits(net, x, trace):
     raise ConfigError("network has no output layer")  # unreachable: validated
 
 
-def _run_ttfs(net, x, trace):
+def run_ttfs(net, x, trace):
     variant = net.options["variant"]
     t = times_from_values(x, net.input_bits, variant)
     spikes = int(np.count_nonzero(t >= 0))
@@ -334,7 +344,7 @@ def _batch_major(spikes):
     return np.ascontiguousarray(spikes.transpose(1, 0, 2)).view(np.uint8)
 
 
-def _run_lif(net, x, trace):
+def run_lif(net, x, trace):
     """LIF layers run time-major (:func:`~spikeforge.models.lif.lif_run`); ``trace`` gets
     the cores' batch-major spike trains."""
     o = net.options
@@ -368,7 +378,7 @@ def _count_scores(counts, v):
     return counts.astype(np.int64) * v.shape[-1] + rank
 
 
-def _run_if(net, x, trace):
+def run_if(net, x, trace):
     """IF layers run time-major (:func:`~spikeforge.models.rate_if.if_run`); a layer's spike
     trains are made only if a spiking layer (or ``trace``) reads them."""
     src, stats, acts = x, [], []
@@ -396,7 +406,7 @@ def run_network(net: Network, x, trace=False, threads=None) -> NetworkResult:
         raise ConfigError(f"expected a Network, not {type(net).__name__}")
     x = _check_input(net, x)
     limit = blas_threads(threads)
-    rows = x.shape[0] * (net.options["time_steps"] if net.coding in ("lif", "if") else 1)
+    rows = x.shape[0] * (net.options["time_steps"] if get_core(net.coding).time_steps else 1)
     if rows * max(l.n_in * l.n_out for l in net.layers) < _SMALL_PRODUCT:
         return _run(net, x, trace)          # BLAS runs products this small on one thread
     with limit:
@@ -404,16 +414,7 @@ def run_network(net: Network, x, trace=False, threads=None) -> NetworkResult:
 
 
 def _run(net, x, trace):
-    c, inputs = net.coding, ({} if trace else None)
-    if c == "ann":
-        scores, stats, acts = _run_ann(net, x, inputs)
-    elif c in ("fs", "amos"):
-        scores, stats, acts = _run_digits(net, x, inputs)
-    elif c == "ttfs":
-        scores, stats, acts = _run_ttfs(net, x, inputs)
-    elif c == "lif":
-        scores, stats, acts = _run_lif(net, x, inputs)
-    else:
-        scores, stats, acts = _run_if(net, x, inputs)
+    inputs = {} if trace else None
+    scores, stats, acts = get_core(net.coding).resolve("run")(net, x, inputs)
     return NetworkResult(scores=scores, predictions=np.argmax(scores, axis=-1), layers=stats,
                          activations=acts, layer_inputs=inputs if trace else {})

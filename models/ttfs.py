@@ -44,7 +44,7 @@ import numpy as np
 
 from .base import (WeightedLayer, DEFAULT_WEIGHTS, Counts, Params, check_choice, check_int, check_int_array,
                    check_int_seq, check_weighted_layer, check_width, derived_width, exact_matmul,
-                   register_core, set_field, signed_bits, unsigned_bits, weight_sums)
+                   set_field, signed_bits, unsigned_bits, weight_sums)
 from .errors import ConfigError
 
 __all__ = ["TTFSParams", "TTFSResult", "ttfs_golden", "ttfs_ticks", "ttfs_maxpool",
@@ -352,7 +352,6 @@ def ttfs_ticks(p: TTFSParams, t_in) -> TTFSResult:
     return _finish(p, t_in, t_out, V)
 
 
-@register_core("ttfs", params=TTFSParams, summary="time-to-first-spike integrator layer, slope 2^F")
 def ttfs_golden(p: TTFSParams, t_in) -> TTFSResult:
     """Event-form simulation, equal to :func:`ttfs_ticks` (proved by tests).
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..models.network import layer_params
+from ..models.registry import get_core
 from ..models.simulate import run_network
 from .verify import verify
 
@@ -28,7 +29,7 @@ def verify_network(net, x, *, simulator="verilator", progress=lambda *a, **k: No
         if p is None:                    # fs/amos output layer: an accumulator, no neuron core
             continue
         data = np.asarray(inputs)
-        if net.coding in ("fs", "amos"):
+        if not get_core(net.coding).layer_core:
             data = data.ravel()          # one neuron core fed with every pre-activation
         progress(f"co-simulating layer {i} of {net.name} ({net.coding}) on {len(data)} inputs")
         res = verify(net.coding, p, inputs=data.tolist(), simulator=simulator)

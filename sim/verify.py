@@ -10,22 +10,21 @@ the parameter object and the golden model.
 
 from __future__ import annotations
 
-import importlib
 import time
 
 import numpy as np
 
 from ..hdl import build_core
 from ..models.errors import SimulationMismatch
+from ..models.registry import get_core
 from .runner import cosim
 
 __all__ = ["verify", "core_module"]
 
 
 def core_module(core):
-    """The ``spikeforge.sim.<core>`` vector module of a core."""
-    name = {"if": "rate_if"}.get(core, core)
-    return importlib.import_module(f"{__package__}.{name}")
+    """The co-simulation vector module of a core (its ``driver`` in the registry)."""
+    return get_core(core).resolve("driver")
 
 
 def verify(core, params, *, simulator="verilator", n_random=40, seed=0, inputs=None,

@@ -138,14 +138,8 @@ def convert_quantized(ann, calib_xq, codings=("all",), *, time_steps=None, rate_
     nets = {}
     for c in resolve_codings(codings):
         progress(f"converting to {c}")
-        opts = {}
-        if c in ("lif", "if"):
-            opts = {"time_steps": time_steps, "rate_norm": rate_norm}
-            if c == "lif":
-                opts["lif_readout"] = lif_readout
-        elif c == "ttfs":
-            opts = {"ttfs_variant": ttfs_variant}
-        nets[c] = to_coding(ann, c, calib_xq, **opts)
+        nets[c] = to_coding(ann, c, calib_xq, time_steps=time_steps, rate_norm=rate_norm,
+                            ttfs_variant=ttfs_variant, lif_readout=lif_readout)
     return nets
 
 
@@ -201,7 +195,7 @@ def core_params(core, overrides=(), source=None, layer=None):
     (a network design or a core parameter JSON), then ``NAME=VALUE`` overrides."""
     import dataclasses
 
-    from .models.base import get_core
+    from .models.registry import get_core
     from .models.network import Network, layer_params
 
     info = get_core(core)

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from spikeforge.hdl import HDL_CORES, build_core
-from spikeforge.models.base import get_core
+from spikeforge.hdl import build_core
+from spikeforge.models.registry import core_names
+from spikeforge.models.registry import get_core
 from spikeforge.models.fs import FSParams
 from spikeforge.sim import fs as fsvec
 from spikeforge.sim.activity import count_toggles
@@ -30,7 +31,7 @@ def _toggles(p, xs, **kw):
     return cosim("fs", p, build_core("fs", p), tx.stimuli, tx.expected, waves=True, **kw).toggles
 
 
-@pytest.mark.parametrize("core", sorted(HDL_CORES))
+@pytest.mark.parametrize("core", core_names())
 def test_idle_core_does_not_toggle(core):
     """No input (an all-zero, never-valid input stream): nothing in the circuit switches."""
     p = get_core(core).params()

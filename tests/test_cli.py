@@ -15,6 +15,7 @@ import pytest
 from spikeforge.cli import main
 from spikeforge.models.datasets import train_reference
 from spikeforge.models.network import load_network
+from spikeforge.models.registry import CORES, codings
 
 
 def run(capsys, *args):
@@ -33,14 +34,14 @@ def designs(tmp_path_factory):
 
 def test_convert_writes_every_coding(designs):
     names = sorted(os.listdir(designs))
-    assert names == [f"digits-64-32-10-{c}.json" for c in sorted(["fs", "amos", "ttfs", "lif", "if", "ann"])]
+    assert names == [f"digits-64-32-10-{c}.json" for c in sorted(codings())]
     for n in names:
         net = load_network(designs / n)
         assert net.meta["dataset"] == "digits"
 
 
 def test_evaluate_exact_codings_agree(designs, capsys):
-    for c in ("fs", "amos", "ttfs", "ann"):
+    for c in [c.name for c in CORES.values() if c.exact]:
         code, out, _ = run(capsys, "evaluate", str(designs / f"digits-64-32-10-{c}.json"), "--json")
         assert code == 0
         e = json.loads(out)
@@ -63,7 +64,7 @@ def test_help_on_every_command(capsys):
 def test_cores_lists_six(capsys):
     code, out, _ = run(capsys, "cores")
     assert code == 0
-    assert [l.split()[0] for l in out.splitlines()] == ["fs", "amos", "ttfs", "lif", "if", "ann"]
+    assert [l.split()[0] for l in out.splitlines()] == list(codings())
 
 
 def test_console_script_error_is_one_line(tmp_path):

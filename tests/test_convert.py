@@ -9,6 +9,7 @@ from spikeforge.models.datasets import load_dataset, train_reference
 from spikeforge.models.errors import ConfigError
 from spikeforge.models.network import MaxPool
 from spikeforge.models.simulate import run_network
+from spikeforge.models.registry import CORES
 
 
 @pytest.fixture(scope="module", params=["iris", "digits"])
@@ -51,7 +52,7 @@ def test_hidden_activations_use_the_range(ref):
         assert 128 <= a.max() <= 255
 
 
-@pytest.mark.parametrize("coding", ["fs", "amos", "ttfs"])
+@pytest.mark.parametrize("coding", [c.name for c in CORES.values() if c.exact and not c.is_reference])
 def test_exact_codings_agree_fully(ref, coding):
     _, ds, _, ann = ref
     xq = quantize_inputs(ds.x_test, 8)
@@ -126,7 +127,7 @@ def test_floatnet_with_pool_converts_exactly():
     ann = quantize(fnet, x)
     assert isinstance(ann.layers[0], MaxPool)
     xq = quantize_inputs(x, 8)
-    for c in ("fs", "amos", "ttfs"):
+    for c in [c.name for c in CORES.values() if c.exact and not c.is_reference]:
         np.testing.assert_array_equal(run_network(to_coding(ann, c), xq).scores, run_network(ann, xq).scores)
 
 

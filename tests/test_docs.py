@@ -11,8 +11,7 @@ import re
 import pytest
 
 import spikeforge.models  # noqa: F401  (registers the cores)
-from spikeforge.hdl import HDL_CORES
-from spikeforge.models.base import core_names, get_core
+from spikeforge.models.registry import core_names, get_core
 from spikeforge.models.lfsr import LFSRParams, RateEncoderParams
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -36,8 +35,7 @@ def _docstring(path):
 def _core_modules(core):
     """Source files of a core: its golden model and its RTL generator."""
     files = [_module_file(get_core(core).golden.__module__)]
-    if core in HDL_CORES:
-        files.append(_module_file(f"spikeforge.hdl.{HDL_CORES[core][0]}"))
+    files.append(_module_file(get_core(core).resolve("component").__module__))
     return files
 
 

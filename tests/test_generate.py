@@ -7,13 +7,13 @@ import sys
 import pytest
 
 from spikeforge.cli import main
-from spikeforge.hdl import HDL_CORES
+from spikeforge.models.registry import core_names
 from spikeforge.sim.runner import VERILATOR_WAIVERS, lint_verilog
 
 EXE = os.path.join(os.path.dirname(sys.executable), "spikeforge")
 
 
-@pytest.mark.parametrize("core", sorted(HDL_CORES))
+@pytest.mark.parametrize("core", core_names())
 def test_default_generate_is_deterministic_and_lint_clean(core, tmp_path):
     a, b = tmp_path / "a.v", tmp_path / "b.v"
     for out in (a, b):                  # two separate processes

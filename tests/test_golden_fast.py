@@ -23,6 +23,7 @@ from spikeforge.models.network import Dense, MaxPool, Network, layer_params
 from spikeforge.models.rate_if import IFParams, if_golden, if_steps
 from spikeforge.models.simulate import (THREADS_ENV, LayerStats, blas_threads, golden_threads,
                                         run_network)
+from spikeforge.models.registry import codings
 from spikeforge.models.ttfs import (TTFSParams, times_from_values, ttfs_golden, ttfs_maxpool,
                                     ttfs_ticks)
 
@@ -401,7 +402,7 @@ def random_network(rng, coding):
     return net, x
 
 
-@pytest.mark.parametrize("coding", ["fs", "amos", "ttfs", "lif", "if", "ann"])
+@pytest.mark.parametrize("coding", codings())
 @pytest.mark.parametrize("seed", range(25))
 def test_network_engine_equals_reference(coding, seed):
     net, x = random_network(np.random.default_rng(seed), coding)

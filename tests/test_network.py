@@ -171,7 +171,7 @@ def test_layer_params_fs_covers_accumulator_range():
     (lambda: Network("ann", 8, (MaxPool((1, 4, 4), 2),)),
      r"^layers\[0\]: the network must end with a dense output layer$"),
     (lambda: Network("if", 8, (MaxPool((1, 2, 2), 2), Dense([[1]], [0], 0, None))),
-     r"^layers\[0\]: max-pool is not defined for rate coding \('if'\); use ann, fs, amos or ttfs$"),
+     r"^layers\[0\]: max-pool is not defined for rate coding \('if'\); use fs, amos, ttfs, ann$"),
     (lambda: MaxPool((1, 3, 4), 2), r"^max-pool: height 3 and width 4 must be multiples of pool 2$"),
     (lambda: Network("ann", 8, (Dense([[300]], [0], 0, None),)), r"^layers\[0\]: weight 300 does not fit w_bits=8$"),
     (lambda: Network("ann", 8, (Dense([[1]], [0], 0, None),), options={"time_steps": 3}),

@@ -5,7 +5,7 @@ import pytest
 from spikeforge.api import core_params
 from spikeforge.cli import main
 from spikeforge.hdl import build_core
-from spikeforge.models.base import core_names
+from spikeforge.models.registry import core_names
 from spikeforge.sim.runner import cosim
 
 from conftest import SIMULATORS
