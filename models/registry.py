@@ -180,7 +180,7 @@ register(Core(
     layer_params="models.network:ttfs_layer", run="models.simulate:run_ttfs",
     convert="models.convert:ttfs_coding", check_options="models.network:check_ttfs_options"))
 register(Core(
-    "lif", "LIF (shift-add leak)", "shift-and-add leaky integrate-and-fire layer", LIFParams, lif_golden,
+    "lif", "shift-add LIF (rate, LFSR input)", "shift-and-add leaky integrate-and-fire layer", LIFParams, lif_golden,
     "hdl.lif:LIFLayer", "sim.lif", matched=lambda K, bits: LIFParams(), k_sweep=None, layer_core=True,
     time_steps=True, exact=False,
     options={"time_steps": 32, "leak_shifts": list(DEFAULT_LEAK_SHIFTS), "readout": "count",
@@ -189,13 +189,13 @@ register(Core(
     layer_params="models.network:lif_layer", run="models.simulate:run_lif",
     convert="models.convert:lif_coding", check_options="models.network:check_lif_options"))
 register(Core(
-    "if", "IF (rate, soft reset)", "rate-coded integrate-and-fire, soft reset (baseline)", IFParams, if_golden,
+    "if", "rate IF (soft reset)", "rate-coded integrate-and-fire, soft reset (baseline)", IFParams, if_golden,
     "hdl.rate_if:IFLayer", "sim.rate_if", matched=lambda K, bits: IFParams(), k_sweep=None, layer_core=True,
     time_steps=True, exact=False, options={"time_steps": 32}, core_keys=_RATE_KEYS, convert_options=_RATE_CONVERT,
     layer_params="models.network:if_layer", run="models.simulate:run_if",
     convert="models.convert:if_coding", check_options="models.network:check_rate_options"))
 register(Core(
-    "ann", "ANN (integer MAC)", "integer ANN multiply-accumulate baseline", MACParams, ann_golden,
+    "ann", "integer ANN (MAC)", "integer ANN multiply-accumulate baseline", MACParams, ann_golden,
     "hdl.ann:MACLayer", "sim.ann", matched=lambda K, bits: MACParams(in_bits=bits, out_bits=bits),
     k_sweep=lambda K: MACParams(in_bits=K, out_bits=K), layer_core=True, time_steps=False, exact=True,
     options={},

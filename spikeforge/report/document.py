@@ -12,12 +12,13 @@ from __future__ import annotations
 import html
 import json
 
+from ..models.registry import CORES, REFERENCE, core_names, get_core
 from .records import pareto_front
 
 __all__ = ["build_blocks", "render_markdown", "render_html", "render_json", "cell", "percent", "LABELS"]
 
-LABELS = {"fs": "FS (few spikes)", "amos": "AMOS (at most one spike)", "ttfs": "TTFS (time to first spike)",
-          "lif": "shift-add LIF (rate, LFSR input)", "if": "rate IF (soft reset)", "ann": "integer ANN (MAC)"}
+#: report label of every core (from the registry)
+LABELS = {c.name: c.label for c in CORES.values()}
 
 
 def cell(v, digits=2):
@@ -47,7 +48,7 @@ def _golden(g):
                f"{percent(g.float_accuracy)}. Quantized to 8-bit inputs, activations and weights "
                f"(calibration: {g.quantization['calibration']}), power-of-two shifts between layers.")]
     rows = [[LABELS.get(c, c), percent(e.accuracy), percent(e.agreement),
-             e.spikes_per_neuron if c != "ann" else None, e.synaptic_ops, e.multiplications,
+             e.spikes_per_neuron if not get_core(c).is_reference else None, e.synaptic_ops, e.multiplications,
              e.memory_reads, e.total_pj, e.cycles] for c, e in g.codings.items()]
     b.append(("table", ["coding", "accuracy", "agreement with integer ANN", "spikes / neuron", "SOPs",
                         "mults", "memory reads", "energy proxy (pJ)", "predicted cycles"], rows))
@@ -129,7 +130,7 @@ def _cores(c):
         b.append(("h", 3, f"Layer cores (one neuron with {', '.join(map(str, n))} synapses)"))
         b.append(("table", _CORE_HEADERS + ["energy × area (pJ·transistors) vs ANN"],
                   [_core_row(r, True) for r in layers]))
-    ann = next((r for r in c.rows if r.core == "ann"), None)
+    ann = next((r for r in c.rows if get_core(r.core).is_reference), None)
     if ann and ann.ice40_dsp is not None:
         d = ann.ice40_dsp
         b.append(("p", f"ANN MAC on iCE40 with `synth_ice40 -dsp`: {d.luts} LUT4, {d.dsp} SB_MAC16, "
@@ -143,7 +144,7 @@ def _cores(c):
 
 def _ksweep(k):
     b = [("h", 3, "Area against K (iCE40 logic cells, harness included)")]
-    cores = sorted({p.core for p in k.points}, key=list(LABELS).index)
+    cores = sorted({p.core for p in k.points}, key=core_names().index)
     b.append(("table", ["core"] + [f"K = {K}" for K in k.K], [[c] + [k.cell(c, K) for K in k.K] for c in cores]))
     b.append(("p", "FS/AMOS: K steps/neurons with K + 4-bit inputs; TTFS: K-bit windows; ANN: K-bit data."))
     return b
@@ -158,7 +159,7 @@ def _network_findings(n):
                    f"{100 * min(widths):.1f} to {100 * max(widths):.1f} points wide, so these accuracies "
                    "cannot tell the codings apart. The golden section above compares accuracy on the "
                    "larger test set."))
-    ttfs, ann = n.row("ttfs"), n.row("ann")
+    ttfs, ann = n.row("ttfs"), n.row(REFERENCE)
     if ttfs is None or ann is None:
         return b
     su, mr = ttfs.energy_parts_pj.get("state_updates", 0.0), ann.energy_parts_pj.get("memory_reads", 0.0)

@@ -15,7 +15,8 @@ from ..models.convert import quantize_inputs
 from ..models.datasets import load_dataset, train_reference
 from ..models.energy import ENERGY_SOURCE, ENERGY_TABLE
 from ..models.evaluate import evaluate
-from ..models.network import CODINGS, DEFAULT_OPTIONS
+from ..models.network import CODINGS
+from ..models.registry import CORES
 from .records import GoldenRow, GoldenSection, RatePoint
 
 __all__ = ["golden_section", "RATE_STEPS", "RATE_STEPS_QUICK"]
@@ -51,7 +52,7 @@ def golden_section(dataset="digits", *, quick=False, progress=lambda *a, **k: No
         progress(f"running the {c} golden model on {len(xte)} test inputs")
         rows[c] = GoldenRow.from_evaluation(evaluate(net, xte, ds.y_test), net.options, n_dense)
     sweep = []
-    for c in ("if", "lif"):
+    for c in (c.name for c in CORES.values() if c.time_steps):
         for norm in ("max", "robust"):
             progress(f"sweeping time steps of {c} ({norm} norm)")
             for T in (RATE_STEPS_QUICK if quick else RATE_STEPS):
@@ -67,5 +68,5 @@ def golden_section(dataset="digits", *, quick=False, progress=lambda *a, **k: No
         train_samples=int(len(xtr)), test_samples=int(len(xte)),
         float_accuracy=float(mlp.score(ds.x_test, ds.y_test)),
         quantization=ann.meta, codings=rows, rate_sweep=sweep,
-        rate_defaults={c: DEFAULT_OPTIONS[c] for c in ("if", "lif")},
+        rate_defaults={c.name: c.options for c in CORES.values() if c.time_steps},
         energy_table={"source": ENERGY_SOURCE, **ENERGY_TABLE}, networks=nets)

@@ -21,15 +21,10 @@ from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
 
-from ..models.amos import AMOSParams
-from ..models.ann import MACParams
 from ..models.base import Counts
 from ..models.energy import energy_breakdown
-from ..models.fs import FSParams
-from ..models.lif import LIFParams
-from ..models.rate_if import IFParams
 from ..models.simulate import LayerStats
-from ..models.ttfs import TTFSParams
+from ..models.registry import CORES, REFERENCE, get_core
 from ..synth.targets import get_target
 from .records import (Area, CoreRow, CoresSection, KPoint, KSweep, LayerArea, NetworkRow,
                       NetworkSection, wilson_interval)
@@ -38,14 +33,14 @@ __all__ = ["matched_params", "cores_section", "k_sweep", "network_section", "LAY
            "ACTIVATION_UNITS", "synth_many"]
 
 TARGETS = ("ice40-up5k", "ecp5-85f", "cmos")        # the report's columns, in this order
-LAYER_CODINGS = ("ttfs", "lif", "if", "ann")
-ACTIVATION_UNITS = ("fs", "amos")                   # neurons without synapses
+LAYER_CODINGS = tuple(c.name for c in CORES.values() if c.layer_core)
+ACTIVATION_UNITS = tuple(c.name for c in CORES.values() if not c.layer_core)   # neurons without synapses
 NETWORK_NOTE = ("FS and AMOS have neuron cores only; their layer engines (neurons plus "
                 "Horner receivers) are not built yet, so they are not in this table.")
 
 
 def matched_params(K=8, bits=8):
-    """One instance of every core at matched precision.
+    """One instance of every core at matched precision (each core's ``matched`` in the registry).
 
     K-step / K-neuron units with (bits + 4)-bit signed inputs; one neuron with
     8 synapses (the documented default weights) and bits-wide data for the
@@ -56,14 +51,7 @@ def matched_params(K=8, bits=8):
     dict
         core name → parameter object.
     """
-    return {
-        "fs": FSParams.relu(K, bits + 4),
-        "amos": AMOSParams.relu(K, bits + 4),
-        "ttfs": TTFSParams(in_bits=bits, out_bits=bits),
-        "lif": LIFParams(),
-        "if": IFParams(),
-        "ann": MACParams(in_bits=bits, out_bits=bits),
-    }
+    return {c.name: c.matched(K, bits) for c in CORES.values()}
 
 
 def _synth_job(job):
@@ -132,7 +120,7 @@ def cores_section(*, quick=False, progress=lambda *a, **k: None, K=8, bits=8):
         progress(f"co-simulating {core} against its golden model (Verilator, waveform recorded)")
         sims[core] = verify(core, p, n_random=12 if quick else 40, waves=True)
     jobs = [(c, p, t, False) for c, p in params.items() for t in TARGETS]
-    jobs.append(("ann", params["ann"], "ice40-up5k", True))
+    jobs.append((REFERENCE, params[REFERENCE], "ice40-up5k", True))      # the MAC with DSP blocks
     res = dict(zip([(c, t, d) for c, _p, t, d in jobs], synth_many(jobs, progress, "synthesizing cores")))
     rows = []
     for core, p in params.items():
@@ -157,9 +145,9 @@ def cores_section(*, quick=False, progress=lambda *a, **k: None, K=8, bits=8):
             inferences_per_s=round(fmax * 1e6 / cpi),
             energy_x_area_pj_lc=round(energy * ice["logic_cells"], 1),
             energy_x_area_pj_transistors=round(energy * cmos["transistors"]),
-            ice40_dsp=Area.of(res[("ann", "ice40-up5k", True)]) if core == "ann" else None,
+            ice40_dsp=Area.of(res[(REFERENCE, "ice40-up5k", True)]) if get_core(core).is_reference else None,
         ))
-    ann = next(r for r in rows if r.core == "ann")
+    ann = next(r for r in rows if get_core(r.core).is_reference)
     for r in rows:
         if r.kind == ann.kind:
             r.energy_x_area_vs_ann = round(r.energy_x_area_pj_transistors / ann.energy_x_area_pj_transistors, 3)
@@ -174,9 +162,7 @@ def k_sweep(*, quick=False, progress=lambda *a, **k: None):
     KSweep
     """
     Ks = (4, 8, 12) if quick else (4, 6, 8, 10, 12, 16)
-    make = {"fs": lambda K: FSParams.relu(K, K + 4), "amos": lambda K: AMOSParams.relu(K, K + 4),
-            "ttfs": lambda K: TTFSParams(in_bits=K, out_bits=K),
-            "ann": lambda K: MACParams(in_bits=K, out_bits=K)}
+    make = {c.name: c.k_sweep for c in CORES.values() if c.k_sweep is not None}
     points = [(c, K) for c in make for K in Ks]
     jobs = [(c, make[c](K), "ice40-up5k", False) for c, K in points]
     res = synth_many(jobs, progress, "area against K",
@@ -239,7 +225,7 @@ def network_section(dataset="iris", *, progress=lambda *a, **k: None):
             spikes_per_neuron=round(e.spikes_per_neuron, 3),
             energy_x_area_pj_lc=round(energy * lcs), energy_x_area_pj_transistors=round(energy * trans),
         ))
-    ann = next(r for r in rows if r.coding == "ann")
+    ann = next(r for r in rows if get_core(r.coding).is_reference)
     for r in rows:
         r.energy_x_area_vs_ann = round(r.energy_x_area_pj_transistors / ann.energy_x_area_pj_transistors, 3)
     ttfs = layer_params(nets["ttfs"], nets["ttfs"].dense_indices[0]) if "ttfs" in nets else None

@@ -8,14 +8,16 @@ other label, point or the title (:func:`place_labels`).
 
 from __future__ import annotations
 
+from ..models.registry import CORES, REFERENCE
 from .records import pareto_front
 
 __all__ = ["golden_figure", "pareto_figure", "layer_spikes_figure", "area_k_figure", "place_labels",
            "COLOURS"]
 
-COLOURS = {"fs": "tab:blue", "amos": "tab:orange", "ttfs": "tab:green", "lif": "tab:red",
-           "if": "tab:purple", "ann": "tab:gray"}
+#: one colour per coding, in registry order (the reference in grey)
+COLOURS = {c.name: ("tab:gray" if c.is_reference else f"C{k}") for k, c in enumerate(CORES.values())}
 NORM_MARKERS = {"max": "^", "robust": "s"}
+RATE = tuple(c.name for c in CORES.values() if c.time_steps)       # the rate codings
 STAGE_COLOURS = ("tab:cyan", "tab:olive", "tab:pink", "tab:brown", "tab:gray")
 
 
@@ -93,13 +95,13 @@ def golden_figure(data, path):
     ax[1].set_ylabel("energy proxy per inference (pJ)")
     ax[1].set_title("energy proxy (Horowitz 2014, 45 nm)")
     ax[1].legend(fontsize=8)
-    for c, style in (("if", "-"), ("lif", "--")):
+    for c, style in zip(RATE, ("-", "--", "-.", ":")):
         for norm, marker in NORM_MARKERS.items():
             pts = [s for s in g.rate_sweep if s.coding == c and s.norm == norm]
             ax[2].plot([s.time_steps for s in pts], [100 * s.accuracy for s in pts], style, marker=marker,
                        color=COLOURS[c], alpha=1.0 if norm == "max" else 0.6, label=f"{c}, {norm} norm")
-    ann_acc = g.codings["ann"].accuracy
-    same = [c.upper() for c, e in g.codings.items() if c != "ann" and e.accuracy == ann_acc]
+    ann_acc = g.codings[REFERENCE].accuracy
+    same = [c.upper() for c, e in g.codings.items() if c != REFERENCE and e.accuracy == ann_acc]
     ax[2].axhline(100 * ann_acc, color="k", lw=0.8, label=" = ".join(["integer ANN"] + same))
     ax[2].set_xscale("log", base=2)
     ax[2].set_xlabel("time steps T")
@@ -126,7 +128,7 @@ def pareto_figure(data, path):
     rate = [(s.energy_pj, 100 * s.accuracy, s) for s in g.rate_sweep]
     front = pareto_front(main + [(e, a, f"{s.coding} T={s.time_steps}") for e, a, s in rate])
     fig, ax = plt.subplots(figsize=(10, 5.5))
-    for c in ("if", "lif"):
+    for c in RATE:
         for norm, marker in NORM_MARKERS.items():
             pts = sorted((s.time_steps, e, a) for e, a, s in rate if s.coding == c and s.norm == norm)
             ax.plot([p[1] for p in pts], [p[2] for p in pts], ":", marker=marker, ms=5, lw=0.8,
