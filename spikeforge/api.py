@@ -18,7 +18,7 @@ from .models.evaluate import evaluate
 from .models.io import read_json
 from .models.network import CODINGS, Network, load_network
 
-__all__ = ["convert_model", "quantize_model", "convert_quantized", "evaluate_design",
+__all__ = ["core_parameters", "convert_model", "quantize_model", "convert_quantized", "evaluate_design",
            "resolve_codings", "core_params", "parse_param", "core_of_file"]
 
 
@@ -188,6 +188,41 @@ def core_of_file(path):
     if not isinstance(core, str):
         raise ConfigError(f"{path}: neither a network design (with 'coding') nor core parameters (with 'type')")
     return core
+
+
+def core_parameters(core):
+    """The declared parameters of ``core``: (name, default, derived when unset, meaning).
+
+    The meaning is the first sentence of the field's entry in the parameter
+    class's numpydoc ``Parameters`` section.
+    """
+    import dataclasses
+    import re
+
+    from .models.registry import get_core
+
+    cls = get_core(core).params
+    docs, doc = {}, (cls.__doc__ or "")
+    section = doc.split("Parameters\n", 1)[-1].split("\n\n    Raises", 1)[0]
+    current = []
+    for line in section.splitlines():
+        m = re.match(r"^    (\w+(?:, \w+)*) :", line)
+        if m:
+            current = [n.strip() for n in m.group(1).split(",")]
+            continue
+        text = line.strip()
+        if current and text and not set(text) <= {"-"}:
+            for n in current:
+                docs[n] = (docs.get(n, "") + " " + text).strip()
+    out = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        derived = default is None and f.name in getattr(cls, "DERIVED", {})
+        meaning = docs.get(f.name, "")
+        meaning = meaning.split(". ")[0].rstrip(".") if meaning else "(see the class docstring)"
+        out.append((f.name, default, derived, meaning))
+    return out
 
 
 def core_params(core, overrides=(), source=None, layer=None):

@@ -19,6 +19,7 @@ import warnings
 import click
 
 from .models.errors import Interrupted, SpikeforgeError, SpikeforgeWarning, ToolError
+from .models.registry import CORES
 from .synth.targets import DEFAULT_TARGET, TARGET_NAMES, get_target
 
 EXIT_INPUT, EXIT_TOOL, EXIT_INTERNAL = 2, 3, 4
@@ -74,11 +75,18 @@ def cli():
 
 
 @cli.command()
-def cores():
-    """List the registered cores."""
-    from .models import registry_summary
-    for name, summary in registry_summary():
-        click.echo(f"{name:5s} {summary}")
+@click.option("--params", "params_of", metavar="CORE", default=None,
+              help="List the parameters of CORE (name, default, meaning) instead.")
+def cores(params_of):
+    """List the registered cores, or the parameters of one (--params CORE)."""
+    from .api import core_parameters
+    if params_of is None:
+        for c in CORES.values():
+            click.echo(f"{c.name:5s} {c.summary}")
+        return
+    for name, default, derived, doc in core_parameters(params_of):
+        shown = "derived" if derived else json.dumps(default)
+        click.echo(f"{name:14s} {shown:>10s}  {doc}")
 
 
 @cli.command()
@@ -87,7 +95,7 @@ def cores():
                    "w0, b0, w1, b1, … (w_i of shape (n_in, n_out)).")
 @_dataset_option()
 @click.option("--coding", "codings", multiple=True, default=["all"], show_default=True,
-              help="Coding(s) to produce: fs, amos, ttfs, lif, if, ann or all (repeatable).")
+              help=f"Coding(s) to produce: {', '.join(CORES)} or all (repeatable).")
 @click.option("--input-bits", type=int, default=8, show_default=True, help="Input width.")
 @click.option("--act-bits", type=int, default=8, show_default=True, help="Activation width (FS/AMOS K).")
 @click.option("--w-bits", type=int, default=8, show_default=True, help="Weight width.")
@@ -211,7 +219,7 @@ def report(dataset, out_dir, quick, golden_only, network_dataset, force):
               help="Verilog file ('-': standard output). An existing regular file is replaced "
                    "(keeping its mode); links and special files are refused.")
 def generate(core, params, source, layer, output):
-    """Generate the Verilog of CORE (fs, amos, ttfs, lif, if, ann).
+    """Generate the Verilog of CORE (see `spikeforge cores`; its parameters: `cores --params CORE`).
 
     Every parameter has a documented default (see the core's parameter class),
     so `spikeforge generate fs -o fs.v` works as is. The output is

@@ -216,3 +216,14 @@ def test_non_relu_sklearn_model_rejected():
         convert_model(tanh, dataset="iris")
     with pytest.raises(ConfigError, match="not fitted"):
         convert_model(MLPClassifier(), dataset="iris")
+
+
+@pytest.mark.parametrize("core", list(codings()))
+def test_cores_params_lists_every_declared_field(core, capsys):
+    import dataclasses
+    from spikeforge.models.registry import get_core
+    code, out, _ = run(capsys, "cores", "--params", core)
+    assert code == 0
+    names = [l.split()[0] for l in out.splitlines()]
+    assert names == [f.name for f in dataclasses.fields(get_core(core).params)]
+    assert all(len(l.split()) >= 3 for l in out.splitlines())      # name, default, meaning
