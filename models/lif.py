@@ -344,7 +344,7 @@ def lif_run(p: LIFParams, s_t, in_spikes, reference=None) -> RateRun:
     """Run the layer on time-major input spikes ``s_t`` (T, N, n_in), bool or checked 0/1.
 
     ``in_spikes``: the number of input spikes. The states of all neurons at all
-    steps come from :func:`table_states` over the proven state range
+    steps come from :func:`stepped_states` over the proven state range
     (:attr:`LIFParams.v_interval`), all checked against ``v_bits`` at once; if that
     check fails or the range is too wide for a table, ``reference()`` (default
     :func:`lif_steps` on the batch-major spikes) gives the exact result or error.

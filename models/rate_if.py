@@ -256,7 +256,7 @@ def if_run(p: IFParams, src, reference=None) -> RateRun:
       spikes and v(t) = t·I − ϑ·n(t) (for 0 ≤ I < ϑ by induction; I ≥ ϑ spikes every
       step, I < 0 never);
     - output integrator: v = W·n + T·b with n the input spike counts;
-    - otherwise the states m(t) by :func:`~spikeforge.models.lif.table_states`.
+    - otherwise the states m(t) by :func:`~spikeforge.models.lif.stepped_states`.
     """
     T = p.time_steps
     n = src.shape[0] if p.direct_input else src.totals().shape[0]
