@@ -10,10 +10,11 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..models.errors import ConfigError
 from ..models.lif import LIFParams
 from .common import accept_params, const_rom
 
-__all__ = ["LIFLayer", "LIF_HANDSHAKE"]
+__all__ = ["LIFLayer", "EncoderLIF", "LIF_HANDSHAKE"]
 
 LIF_HANDSHAKE = """\
 Handshake: i carries spike events, one beat per cycle: the spikes of step t
@@ -144,4 +145,50 @@ class LIFLayer(wiring.Component):
             else:
                 with m.If(last_step):
                     m.d.sync += emitting.eq(1)
+        return m
+
+
+class EncoderLIF(wiring.Component):
+    """The LFSR rate encoder (:class:`~spikeforge.hdl.lfsr.LFSREncoder`) feeding a
+    :class:`LIFLayer`: x values in, the layer's output out (the input stage of a
+    LIF network).
+
+    Members
+    -------
+    i : the encoder's input (x values).
+    o : the LIF layer's output.
+
+    Raises
+    ------
+    ConfigError
+        If the encoder's n_in or T differ from the layer's.
+    """
+
+    class Params:
+        """Header record of the chained circuit (the two parameter objects)."""
+
+        def __init__(self, ep, p):
+            self.ep, self.p = ep, p
+
+        def to_dict(self):
+            return {"type": "rate_lif", "encoder": self.ep.to_dict(), "lif": self.p.to_dict()}
+
+        def effective_dict(self):
+            return {"type": "rate_lif", "encoder": self.ep.effective_dict(), "lif": self.p.effective_dict()}
+
+    def __init__(self, ep, p):
+        from .lfsr import LFSREncoder
+        if ep.n_in != p.n_in or ep.time_steps != p.time_steps:
+            self._MustUse__silence = True
+            raise ConfigError(f"encoder (n_in={ep.n_in}, T={ep.time_steps}) does not match the LIF "
+                              f"layer (n_in={p.n_in}, T={p.time_steps})")
+        self.enc, self.lif = LFSREncoder(ep), LIFLayer(p)
+        super().__init__({"i": self.enc.signature.members["i"], "o": self.lif.signature.members["o"]})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.enc, m.submodules.lif = self.enc, self.lif
+        wiring.connect(m, self.enc.o, self.lif.i)
+        wiring.connect(m, wiring.flipped(self.i), self.enc.i)
+        wiring.connect(m, self.lif.o, wiring.flipped(self.o))
         return m

@@ -13,11 +13,8 @@ import itertools
 import time
 
 import numpy as np
-from amaranth import Module
-from amaranth.lib import wiring
-
 from ..hdl.lfsr import LFSREncoder
-from ..hdl.lif import LIFLayer
+from ..hdl.lif import EncoderLIF
 from ..models.base import Counts
 from ..models.errors import ConfigError, SimulationMismatch
 from ..models.lfsr import RateEncoderParams, lfsr_draws, rate_encode, rate_encoder_golden
@@ -25,9 +22,11 @@ from ..models.lif import lif_golden
 from .runner import cosim
 from .vectors import Transactions, dedup
 
+ChainParams = EncoderLIF.Params
+
 __all__ = ["events", "corner_inputs", "random_inputs", "transactions", "timing",
            "encoder_corner_inputs", "encoder_random_inputs", "encoder_transactions", "encoder_timing",
-           "verify_encoder", "EncoderLIF", "chain_transactions", "verify_chain"]
+           "verify_encoder", "chain_transactions", "verify_chain"]
 
 _MAX_SUBSET_SEARCH = 12          # exhaustive threshold ± 1 search up to 2^12 input subsets
 
@@ -186,42 +185,6 @@ def verify_encoder(ep, *, simulator="verilator", n_random=20, seed=0, inputs=Non
 
 # ------------------------------------------------------ encoder → LIF chain
 
-class _ChainParams:
-    """Header record of the chained test circuit (the two parameter objects)."""
-
-    def __init__(self, ep, p):
-        self.ep, self.p = ep, p
-
-    def to_dict(self):
-        return {"type": "rate_lif", "encoder": self.ep.to_dict(), "lif": self.p.to_dict()}
-
-    def effective_dict(self):
-        return {"type": "rate_lif", "encoder": self.ep.effective_dict(), "lif": self.p.effective_dict()}
-
-
-class EncoderLIF(wiring.Component):
-    """Test circuit: :class:`LFSREncoder` output connected to :class:`LIFLayer` input.
-
-    Members: ``i`` the encoder's input (x values), ``o`` the LIF layer's output.
-    """
-
-    def __init__(self, ep, p):
-        if ep.n_in != p.n_in or ep.time_steps != p.time_steps:
-            self._MustUse__silence = True
-            raise ConfigError(f"encoder (n_in={ep.n_in}, T={ep.time_steps}) does not match the LIF "
-                              f"layer (n_in={p.n_in}, T={p.time_steps})")
-        self.enc, self.lif = LFSREncoder(ep), LIFLayer(p)
-        super().__init__({"i": self.enc.signature.members["i"], "o": self.lif.signature.members["o"]})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.enc, m.submodules.lif = self.enc, self.lif
-        wiring.connect(m, self.enc.o, self.lif.i)
-        wiring.connect(m, wiring.flipped(self.i), self.enc.i)
-        wiring.connect(m, self.lif.o, wiring.flipped(self.o))
-        return m
-
-
 def chain_transactions(ep, p, xs):
     """x beats in; the LIF layer's golden output on rate_encode(x) out."""
     x = np.array(xs, dtype=np.int64).reshape(-1, ep.n_in)
@@ -235,7 +198,7 @@ def verify_chain(ep, p, *, simulator="verilator", n_random=10, seed=0, idle=None
     rng = np.random.default_rng(seed)
     xs = encoder_corner_inputs(ep) + encoder_random_inputs(ep, rng, n_random)
     tx = chain_transactions(ep, p, xs)
-    res = cosim("rate_lif", _ChainParams(ep, p), EncoderLIF(ep, p), tx.stimuli, tx.expected,
+    res = cosim("rate_lif", ChainParams(ep, p), EncoderLIF(ep, p), tx.stimuli, tx.expected,
                 simulator=simulator, idle=idle, ready=ready)
     _check_counts("rate encoder → LIF", simulator, timing(p, res), {"spikes": tx.counts.spikes})
     return {"simulator": simulator, "inputs": len(xs), "spikes": tx.counts.spikes}

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from conftest import SIMULATORS
 from factories import exact
 from spikeforge.hdl.lfsr import LFSREncoder
+from spikeforge.hdl.lif import EncoderLIF
 from spikeforge.models.errors import ConfigError, SimulationMismatch
 from spikeforge.models.lfsr import LFSRParams, RateEncoderParams
 from spikeforge.models.lif import LIFParams
@@ -96,4 +97,4 @@ def test_rejected_before_elaboration():
         RateEncoderParams(lfsr=LFSR8, in_bits=9)
     with pytest.raises(ConfigError, match=exact("encoder (n_in=8, T=16) does not match the LIF layer "
                                                 "(n_in=8, T=4)")):
-        lifvec.EncoderLIF(RateEncoderParams(), LIFParams(time_steps=4))
+        EncoderLIF(RateEncoderParams(), LIFParams(time_steps=4))
