@@ -348,6 +348,24 @@ class Params:
         except TypeError as e:  # missing required field
             raise ConfigError(f"{cls.__name__}: {e}") from None
 
+    @classmethod
+    def field_docs(cls):
+        """{field: first sentence of its entry in the class's numpydoc ``Parameters`` section}."""
+        import re
+        doc = cls.__doc__ or ""
+        section = doc.split("Parameters\n", 1)[-1].split("\n\n    Raises", 1)[0]
+        out, current = {}, []
+        for line in section.splitlines():
+            m = re.match(r"^    (\w+(?:, \w+)*) :", line)
+            if m:
+                current = [n.strip() for n in m.group(1).split(",")]
+                continue
+            text = line.strip()
+            if current and text and not set(text) <= {"-"}:
+                for n in current:
+                    out[n] = (out.get(n, "") + " " + text).strip()
+        return {k: v.split(". ")[0].rstrip(".") for k, v in out.items()}
+
     def to_json(self):
         return json.dumps(self.to_dict(), sort_keys=True)
 

@@ -197,30 +197,17 @@ def core_parameters(core):
     class's numpydoc ``Parameters`` section.
     """
     import dataclasses
-    import re
 
     from .models.registry import get_core
 
     cls = get_core(core).params
-    docs, doc = {}, (cls.__doc__ or "")
-    section = doc.split("Parameters\n", 1)[-1].split("\n\n    Raises", 1)[0]
-    current = []
-    for line in section.splitlines():
-        m = re.match(r"^    (\w+(?:, \w+)*) :", line)
-        if m:
-            current = [n.strip() for n in m.group(1).split(",")]
-            continue
-        text = line.strip()
-        if current and text and not set(text) <= {"-"}:
-            for n in current:
-                docs[n] = (docs.get(n, "") + " " + text).strip()
+    docs = cls.field_docs()
     out = []
     for f in dataclasses.fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         derived = default is None and f.name in getattr(cls, "DERIVED", {})
-        meaning = docs.get(f.name, "")
-        meaning = meaning.split(". ")[0].rstrip(".") if meaning else "(see the class docstring)"
+        meaning = docs.get(f.name) or "(see the class docstring)"
         out.append((f.name, default, derived, meaning))
     return out
 

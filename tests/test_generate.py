@@ -22,7 +22,10 @@ def test_default_generate_is_deterministic_and_lint_clean(core, tmp_path):
     text = a.read_text()
     assert text == b.read_text()
     assert f"module spikeforge_{core}(" in text
-    assert "// Parameters (JSON members):" in text and f'//   "type": "{core}"' in text
+    assert "// Parameters in effect (JSON members" in text and f'//   "type": "{core}"' in text
+    assert f"docs/cores/{core}.md" in text
+    for port in ("i", "o"):                       # each payload field on its own line, LSB named
+        assert f"//     {port}__payload[" in text
     assert lint_verilog(a) == [], f"lint warnings beyond the documented waivers {sorted(VERILATOR_WAIVERS)}"
 
 
