@@ -1,0 +1,232 @@
+"""``spikeforge report`` writes every file it promises, and its three documents agree.
+
+Two runs of the command: ``--golden-only --quick`` (seconds) and ``--quick``
+with co-simulation and synthesis (a few minutes from a cold cache). Each
+checks the files (report.md, report.html, report.json, every figure,
+designs/*.json, nothing else) and that every table cell of report.md reads the
+same in report.html and that its numbers are values of report.json.
+
+The hardware run uses the default synthesis cache (``SPIKEFORGE_CACHE`` or
+``~/.cache/spikeforge``), as a user's run does: the cache is keyed by the
+hash of the Verilog, the commands and the tool versions, and verified by
+SHA-256 (tested in test_reliability.py), so a warm cache gives the same
+numbers and keeps repeated CI runs short.
+"""
+
+import html.parser
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+EXE = os.path.join(os.path.dirname(sys.executable), "spikeforge")
+CODINGS = ("fs", "amos", "ttfs", "lif", "if", "ann")
+NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def numbers_of(cell):
+    """The numbers of a numeric table cell (``1,366``, ``97.37 %``, ``86.50–99.53 %``,
+    ``21 LC / 15 FF``); none for a label such as ``hidden layer 1``."""
+    t = cell
+    for unit in (" LC", " FF", " %"):
+        t = t.replace(unit, "")
+    parts = t.replace("/", " ").replace("–", " ").split()
+    return parts if parts and all(NUMBER.fullmatch(x) for x in parts) else []
+
+
+def _run_report(out, *extra):
+    p = subprocess.run([EXE, "report", "--quick", "--out", str(out), *extra], capture_output=True,
+                       text=True, timeout=1200)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return p
+
+
+@pytest.fixture(scope="module")
+def golden_only(tmp_path_factory):
+    out = tmp_path_factory.mktemp("golden") / "rep"
+    return out, _run_report(out, "--golden-only")
+
+
+@pytest.fixture(scope="module")
+def hardware(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hardware") / "rep"
+    return out, _run_report(out)
+
+
+# ------------------------------------------------------------ parsing the documents
+
+def markdown_tables(text):
+    """Every table of a Markdown document as (headers, rows), rows as lists of cell strings."""
+    tables, lines = [], text.splitlines()
+    k = 0
+    while k < len(lines):
+        if lines[k].startswith("| ") and k + 1 < len(lines) and lines[k + 1].startswith("|---"):
+            split = lambda line: [c.strip() for c in line.strip().strip("|").split(" | ")]
+            headers, rows, k = split(lines[k]), [], k + 2
+            while k < len(lines) and lines[k].startswith("| "):
+                rows.append(split(lines[k]))
+                k += 1
+            tables.append((headers, rows))
+        else:
+            k += 1
+    return tables
+
+
+class _HTMLTables(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tables, self.images, self._cell = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append(([], []))
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._cell = ""
+        elif tag == "img":
+            self.images.append(dict(attrs)["src"])
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self._row.append(self._cell)
+            self._cell = None
+        elif tag == "tr":
+            headers, rows = self.tables[-1]
+            if headers:
+                rows.append(self._row)
+            else:
+                headers.extend(self._row)
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+def html_tables(text):
+    p = _HTMLTables()
+    p.feed(text)
+    return p.tables, p.images
+
+
+def json_subtrees(v):
+    """Every dict and list of a JSON document (the root first)."""
+    yield v
+    children = v.values() if isinstance(v, dict) else v if isinstance(v, list) else ()
+    for c in children:
+        if isinstance(c, (dict, list)):
+            yield from json_subtrees(c)
+
+
+def shown(v):
+    """The ways a JSON number is shown in a table: as is (ints with separators, floats with two
+    decimals) or as a percentage with two decimals."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return set()
+    out = {f"{100 * v:.2f}"}
+    out.add(f"{v:,}" if isinstance(v, int) else f"{v:,.2f}")
+    return out
+
+
+def leaves_shown(v):
+    out = set()
+    for s in json_subtrees(v):
+        for c in (s.values() if isinstance(s, dict) else s):
+            out |= shown(c)
+    return out
+
+
+def check_documents(out):
+    md = (out / "report.md").read_text()
+    page = (out / "report.html").read_text()
+    data = json.loads((out / "report.json").read_text())
+    md_t = markdown_tables(md)
+    html_t, images = html_tables(page)
+    assert md_t, "report.md has no tables"
+    # the same tables, cell for cell, in Markdown and HTML
+    assert [h for h, _ in md_t] == [h for h, _ in html_t]
+    for (h, rows_md), (_h, rows_html) in zip(md_t, html_t):
+        assert rows_md == rows_html, h[0]
+    # every number of every row is a value of one part of report.json (not the whole document)
+    parts = [(s, leaves_shown(s)) for s in json_subtrees(data) if s is not data]
+    checked = 0
+    for headers, rows in md_t:
+        for row in rows:
+            numbers = [n for c in row[1:] for n in numbers_of(c)]
+            if not numbers:
+                continue
+            assert any(set(numbers) <= values for _s, values in parts), \
+                f"row {row[:2]} of the table {headers[:3]}: numbers {numbers} not all in one part of report.json"
+            checked += len(numbers)
+    assert checked > 50
+    return md, images, data
+
+
+# ------------------------------------------------------------ the tests
+
+def _files(out):
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+
+
+def _check_files(out, data, md, images):
+    figures = [f["file"] for f in data["figures"]]
+    net = data["golden"]["network"]
+    designs = [f"designs/{net}-{c}.json" for c in CODINGS]
+    expected = sorted(["report.md", "report.html", "report.json", ".spikeforge-report.json", *figures, *designs])
+    assert _files(out) == expected
+    manifest = json.loads((out / ".spikeforge-report.json").read_text())
+    assert sorted(manifest["files"]) == sorted(set(expected) - {".spikeforge-report.json"})
+    assert images == figures
+    for f in figures:
+        assert f"]({f})" in md
+        head = (out / f).read_bytes()[:8]
+        assert head == b"\x89PNG\r\n\x1a\n" and (out / f).stat().st_size > 10_000, f
+    for d in designs:
+        assert json.loads((out / d).read_text())["coding"] == d.rsplit("-", 1)[1][:-5]
+    return figures
+
+
+def test_golden_only_report(golden_only):
+    out, proc = golden_only
+    md, images, data = check_documents(out)
+    figures = _check_files(out, data, md, images)
+    assert figures == ["report.png", "pareto.png", "spikes_per_layer.png"]
+    assert not {"cores", "k_sweep", "network"} & set(data)
+    assert "report written to" in proc.stdout
+
+
+def test_hardware_report(hardware):
+    out, proc = hardware
+    md, images, data = check_documents(out)
+    figures = _check_files(out, data, md, images)
+    assert "area_vs_k.png" in figures
+    assert {"cores", "k_sweep", "network"} <= set(data)
+    # like with like: activation units and layer cores in separate tables
+    kinds = {r["core"]: r["kind"] for r in data["cores"]["rows"]}
+    assert kinds == {"fs": "activation unit", "amos": "activation unit", "ttfs": "layer core",
+                     "lif": "layer core", "if": "layer core", "ann": "layer core"}
+    assert "### Activation units" in md and "### Layer cores" in md
+    # the Iris caveat and, when TTFS loses to the ANN, its explanation
+    n = data["network"]
+    assert f"rests on {n['test_samples']} test samples" in md
+    ttfs = next(r for r in n["rows"] if r["coding"] == "ttfs")
+    if ttfs["energy_x_area_vs_ann"] > 1:
+        assert "event-driven TTFS engine" in md and "state updates" in md
+    assert "Energy model:" in md
+    # progress lines without a terminal name the task and what each job is
+    assert re.search(r"area against K: \[\d+/\d+\] \w+ at K = \d+", proc.stderr)
+    assert re.search(r"synthesizing the iris layers: \[\d+/\d+\] \w+ layer \d+ on", proc.stderr)
+
+
+def test_table_parsers_see_a_difference():
+    """The comparison can fail: a changed cell or a number absent from the JSON is found."""
+    md = "| a | b |\n|---|---|\n| x | 1.50 |\n"
+    page = "<table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>x</td><td>1.5</td></tr></tbody></table>"
+    assert markdown_tables(md)[0][1] != html_tables(page)[0][0][1]
+    assert "1.50" in leaves_shown({"r": {"v": 1.5}}) and "1.50" not in leaves_shown({"r": {"v": 1.49}})
+    assert "150.00" in leaves_shown({"acc": 1.5}) and "1,234" in leaves_shown([1234])
+    assert numbers_of("21 LC / 15 FF") == ["21", "15"] and numbers_of("86.50–99.53 %") == ["86.50", "99.53"]
+    assert numbers_of("hidden layer 1") == [] and numbers_of("—") == [] and numbers_of("1,366") == ["1,366"]
