@@ -13,7 +13,7 @@ import html
 import json
 
 from ..models.registry import CORES, REFERENCE, core_names, get_core
-from .records import pareto_front
+from .records import pareto_front, wilson_interval
 
 __all__ = ["build_blocks", "render_markdown", "render_html", "render_json", "cell", "percent", "LABELS"]
 
@@ -52,6 +52,11 @@ def _golden(g):
              e.memory_reads, e.total_pj, e.cycles] for c, e in g.codings.items()]
     b.append(("table", ["coding", "accuracy", "agreement with integer ANN", "spikes / neuron", "SOPs",
                         "mults", "memory reads", "energy proxy (pJ)", "predicted cycles"], rows))
+    lo, hi = wilson_interval(g.codings["ann"].accuracy, g.test_samples) if "ann" in g.codings else (0, 0)
+    b.append(("p", f"Accuracy on {g.test_samples} test samples: one sample moves it by "
+                   f"{100 / g.test_samples:.2f} points, and the 95 % interval (Wilson) of the integer ANN's "
+                   f"accuracy is {100 * lo:.2f}–{100 * hi:.2f} %: codings whose accuracies differ by less than "
+                   f"about {50 * (hi - lo):.1f} points are not told apart by this test set."))
     b.append(("p", "Per inference, averaged over the test set. SOPs: additions caused by spikes (or MAC "
                    "additions for the ANN). Spikes / neuron counts every spiking stage, input encoding "
                    "included. Predicted cycles: the layer cores' RTL cycle formulas (TTFS, LIF, IF, ANN, "
@@ -96,7 +101,8 @@ def _golden(g):
 _CORE_HEADERS = ["core", "vectors", "cycles / inf.", "latency (cycles)", "iCE40 LUT4", "iCE40 FF",
                  "iCE40 carry", "iCE40 DSP", "iCE40 LC", "iCE40 Fmax (MHz)", "ECP5 LUT4", "ECP5 FF",
                  "ECP5 Fmax (MHz)", "CMOS transistors", "latency (ns)", "inferences / s", "spikes / inf.",
-                 "toggles / inf.", "energy proxy (pJ / inf.)", "energy × area (pJ·LC)", "harness alone"]
+                 "toggles / inf.", "energy proxy (pJ / inf.)", "energy × area (pJ·LC)",
+                 "energy × area (pJ·transistors)", "harness alone"]
 
 
 def _core_row(r, vs_ann):
@@ -104,7 +110,7 @@ def _core_row(r, vs_ann):
     row = [r.core, r.vectors, r.cycles_per_inference, r.latency_cycles, i.luts, i.ffs, i.carry, i.dsp,
            i.logic_cells, i.fmax_mhz, e.luts, e.ffs, e.fmax_mhz, r.transistors, r.latency_ns,
            r.inferences_per_s, r.spikes_per_inference, r.toggles_per_inference, r.energy_pj,
-           r.energy_x_area_pj_lc, f"{h.logic_cells} LC / {h.ffs} FF"]
+           r.energy_x_area_pj_lc, r.energy_x_area_pj_transistors, f"{h.logic_cells} LC / {h.ffs} FF"]
     return row + [r.energy_x_area_vs_ann] if vs_ann else row
 
 
@@ -128,7 +134,7 @@ def _cores(c):
     if layers:
         n = sorted({r.synapses for r in layers})
         b.append(("h", 3, f"Layer cores (one neuron with {', '.join(map(str, n))} synapses)"))
-        b.append(("table", _CORE_HEADERS + ["energy × area (pJ·transistors) vs ANN"],
+        b.append(("table", _CORE_HEADERS + ["energy × area (pJ·transistors), vs ANN"],
                   [_core_row(r, True) for r in layers]))
     ann = next((r for r in c.rows if get_core(r.core).is_reference), None)
     if ann and ann.ice40_dsp is not None:
@@ -150,33 +156,37 @@ def _ksweep(k):
     return b
 
 
+def _extremes(values):
+    return min(values), max(values)
+
+
 def _network_findings(n):
     """The caveat on the test-set size and the comparison with Widmer et al., in words."""
     b = []
-    widths = [r.accuracy_ci95[1] - r.accuracy_ci95[0] for r in n.rows]
+    lo, hi = (f"{100 * w:.1f}" for w in _extremes([r.accuracy_ci95[1] - r.accuracy_ci95[0] for r in n.rows]))
     b.append(("p", f"Accuracy here rests on {n.test_samples} test samples: one sample moves it by "
                    f"{100 / n.test_samples:.2f} points, and the 95 % interval (Wilson) of each coding is "
-                   f"{100 * min(widths):.1f} to {100 * max(widths):.1f} points wide, so these accuracies "
-                   "cannot tell the codings apart. The golden section above compares accuracy on the "
-                   "larger test set."))
+                   f"{lo if lo == hi else f'{lo} to {hi}'} points wide, so these accuracies cannot tell the "
+                   "codings apart. The golden section above compares accuracy on a larger test set."))
     ttfs, ann = n.row("ttfs"), n.row(REFERENCE)
     if ttfs is None or ann is None:
         return b
     su, mr = ttfs.energy_parts_pj.get("state_updates", 0.0), ann.energy_parts_pj.get("memory_reads", 0.0)
     if ttfs.energy_x_area_vs_ann > 1:
         B_in, B = n.ttfs_windows or ("?", "?")
+        windows = f"two {B}-tick windows" if B_in == B else f"its two windows ({B_in} and {B} ticks)"
         F = n.ttfs_slope_shift
         b.append(("p", f"Widmer et al. (2023) found TTFS better than an ANN on Iris; here TTFS costs "
-                       f"{ttfs.energy_x_area_vs_ann}× the ANN's energy × area. The difference is our TTFS "
-                       f"layer core, not the coding: it updates every neuron's potential on every tick of "
-                       f"its two windows ({B_in} and {B} ticks), and these state updates are {cell(su)} pJ "
+                       f"{cell(ttfs.energy_x_area_vs_ann)}× the ANN's energy × area. The difference is our "
+                       f"TTFS layer core, not the coding: it updates every neuron's potential on every tick "
+                       f"of {windows}, and these state updates are {cell(su)} pJ "
                        f"of its {cell(ttfs.energy_pj)} pJ energy proxy. After t_min the slope is "
                        f"2^F{f' = {1 << F}' if F is not None else ''} for every neuron, so the crossing "
                        "tick is (ϑ − V)/2^F, a shift: an event-driven TTFS engine (planned with the "
                        "network generator) computes it once per neuron and drops the per-tick updates."))
     else:
         b.append(("p", f"As Widmer et al. (2023) found on Iris, TTFS is below the ANN in energy × area "
-                       f"({ttfs.energy_x_area_vs_ann}× the ANN's)."))
+                       f"({cell(ttfs.energy_x_area_vs_ann)}× the ANN's)."))
     b.append(("p", f"Energy model: the proxy charges every weight access an SRAM read ({cell(mr)} pJ of "
                    f"the ANN's {cell(ann.energy_pj)} pJ), but these layers hold their weights as constants "
                    "in logic, so the area column is that of a weights-in-logic design and the energy "
