@@ -2,7 +2,9 @@
 
 One integer description per core drives the golden model (``spikeforge.models``),
 the Amaranth RTL (``spikeforge.hdl``), the cocotb co-simulation
-(``spikeforge.sim``) and the synthesis reports (``spikeforge.synth``).
+(``spikeforge.sim``) and synthesis (``spikeforge.synth``); the comparison
+report (``spikeforge.report``) and parameter sweeps (``spikeforge.sweep``)
+sit above them, the command line (``spikeforge.cli``) on top.
 
 Quick tour::
 

@@ -1,5 +1,12 @@
-"""Parameter sweeps: synthesize (and optionally co-simulate) a grid of core
-parameters in parallel, appending one row per point to a CSV and a JSON-lines table."""
+"""Parameter sweeps behind ``spikeforge sweep``: synthesize (and optionally
+co-simulate) a grid of core parameters in parallel, appending one row per
+point to a CSV and a JSON-lines table.
+
+Beside the report, not in it: a command of its own with its own output
+(tables appended to, not a report folder), at the same layer as
+``spikeforge.report`` (above ``synth`` and ``sim``, using ``spikeforge.api``
+for the parameters).
+"""
 
 from __future__ import annotations
 

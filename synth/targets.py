@@ -1,7 +1,8 @@
 """Synthesis targets as data: one :class:`Target` record per target, defined once.
 
 The flow (:mod:`~spikeforge.synth.flow`), the parsers, the command line,
-sweeps and the report read everything target-specific from here: device
+sweeps (:mod:`spikeforge.sweep`) and the report (:mod:`spikeforge.report`)
+read everything target-specific from here: device
 and package, capacity, the Yosys synthesis command, the nextpnr arguments,
 which cells count as LUT/FF/carry/BRAM/DSP, and whether a core must sit in
 the iCE40 measurement harness. Boards (iCEBreaker, ULX3S) refer to these

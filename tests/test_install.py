@@ -28,7 +28,7 @@ def test_wheel_install(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
                     str(wheel)], check=True, capture_output=True, text=True)
     code = ("import spikeforge, spikeforge.models.fs as fs, spikeforge.constraints as c, pathlib\n"
-            "import spikeforge.hdl, spikeforge.sim, spikeforge.synth\n"
+            "import spikeforge.hdl, spikeforge.sim, spikeforge.synth, spikeforge.report.run, spikeforge.sweep\n"
             "print(pathlib.Path(fs.__file__).resolve())\n"
             "print(fs.fs_golden(fs.FSParams.relu(4, 6), [9]).y[0])\n")
     env = {**os.environ, "PYTHONPATH": str(target)}
