@@ -52,7 +52,7 @@ def _golden(g):
              e.memory_reads, e.total_pj, e.cycles] for c, e in g.codings.items()]
     b.append(("table", ["coding", "accuracy", "agreement with integer ANN", "spikes / neuron", "SOPs",
                         "mults", "memory reads", "energy proxy (pJ)", "predicted cycles"], rows))
-    lo, hi = wilson_interval(g.codings["ann"].accuracy, g.test_samples) if "ann" in g.codings else (0, 0)
+    lo, hi = wilson_interval(g.codings[REFERENCE].accuracy, g.test_samples) if REFERENCE in g.codings else (0, 0)
     b.append(("p", f"Accuracy on {g.test_samples} test samples: one sample moves it by "
                    f"{100 / g.test_samples:.2f} points, and the 95 % interval (Wilson) of the integer ANN's "
                    f"accuracy is {100 * lo:.2f}–{100 * hi:.2f} %: codings whose accuracies differ by less than "
