@@ -48,7 +48,8 @@ class ConstRom:
     """A combinational ROM of integer constants, signed if any is negative.
 
     ``rom[i]`` with a Python int is a :class:`Const`; with a signal it selects
-    a word of one packed constant (``word_select``), which Verilog expresses
+    a word of one packed constant (words at a power-of-two stride, so the
+    offset is the index shifted, no multiplication), which Verilog expresses
     as a continuous shift of a constant: every simulator evaluates it from
     time 0 (Icarus leaves ``always @*`` case-ROMs at X until their index
     changes). The word count is padded with zeros to a power of two, so no
@@ -64,10 +65,11 @@ class ConstRom:
         self.values = values
         width = self.shape.width
         words = 1 << max(0, (len(values) - 1).bit_length())
-        packed = 0
-        for k, v in enumerate(values + [0] * (words - len(values))):
-            packed |= (v & ((1 << width) - 1)) << (k * width)
-        self._packed = Const(packed, width * words)
+        self._log_stride = max(0, (width - 1).bit_length())
+        strided = 0
+        for k, v in enumerate(values):
+            strided |= (v & ((1 << width) - 1)) << (k << self._log_stride)
+        self._strided = Const(strided, words << self._log_stride)
 
     def __len__(self):
         return len(self.values)
@@ -78,7 +80,10 @@ class ConstRom:
     def __getitem__(self, index):
         if isinstance(index, int):
             return Const(self.values[index], self.shape)
-        word = self._packed.word_select(Value.cast(index), self.shape.width)
+        # words sit at a power-of-two stride, so the bit offset is the index shifted (word_select
+        # would multiply the index by the width: a `$mul` cell in a circuit without multiplier)
+        word = self._strided.bit_select(Value.cast(index).as_unsigned() << self._log_stride,
+                                        self.shape.width)
         return word.as_signed() if self.shape.signed else word
 
 

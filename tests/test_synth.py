@@ -113,3 +113,11 @@ def test_missing_cxx_compiler_is_named(monkeypatch, tmp_path):
     p = FSParams.relu(3, 5)
     with pytest.raises(ToolError, match=r"^verilator needs a C\+\+ compiler \(g\+\+\)"):
         cosim("fs", p, build_core("fs", p), {"i": []}, {"o": []})
+
+
+def test_ttfs_layer_selects_rom_words_without_a_multiplier():
+    """Weight ROMs of a width that is no power of two are indexed by a shift, not index × width."""
+    from spikeforge.models.ttfs import TTFSParams
+    p = TTFSParams(weights=[[3, -2, 5, 1, -4, 2, 7, -1, 9, -11, 6]], in_bits=4, out_bits=4)
+    r = synth_core("ttfs", p, "cmos")
+    assert r.mul_cells == 0 and r.transistors > 0
