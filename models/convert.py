@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import check_choice, check_int, check_int_array, signed_bits
-from .errors import ConfigError
+from .errors import ConfigError, warn
 from .inputs import read_npz
 from .lif import check_leak_shifts
 from .network import LIF_READOUTS, Dense, Network
@@ -137,36 +137,58 @@ def from_sklearn(model) -> FloatNet:
 
 
 def from_npz(path) -> FloatNet:
-    """Read ``w0, b0, w1, b1, …`` (w_i of shape (n_in, n_out), as sklearn's
-    ``coefs_``) from a ``.npz`` file; an optional ``activation`` entry must be 'relu'."""
+    """Read a float ReLU network from a ``.npz`` file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Arrays ``w0, b0, w1, b1, …`` (or ``W0, B0, …``: letter case does not
+        matter), w_i of shape (n_in, n_out) as sklearn's ``coefs_``; an
+        optional text entry ``activation`` that must be 'relu'; optionally
+        the model's own data split ``x_train, y_train, x_test, y_test`` (read
+        by :func:`spikeforge.models.userdata.load_data`, ignored here). Any
+        other key is an error naming it.
+
+    Returns
+    -------
+    FloatNet
+    """
+    from .userdata import DATA_KEYS, fold_keys, is_model_key
+
     path = os.fspath(path)
-    data = read_npz(path, kinds="iuf", text_keys=("activation",))
-    keys = set(data)
+    data = read_npz(path, kinds="iuf", text_keys=("activation", "ACTIVATION", "Activation"))
+    keys = fold_keys(data, path)                       # lower-case key -> key as stored
+    extra = sorted(k for low, k in keys.items() if not is_model_key(low) and low not in DATA_KEYS)
     if "activation" in keys:
-        act = str(data["activation"])
-        if data["activation"].ndim != 0 or act != "relu":
+        entry = data[keys["activation"]]
+        act = str(entry)
+        if entry.dtype.kind != "U" or entry.ndim != 0 or act.lower() != "relu":
             raise ConfigError(f"{path}: only ReLU networks can be converted; activation is {act!r}")
-        keys.discard("activation")
     n = 0
     while f"w{n}" in keys:
         n += 1
     if n == 0:
-        raise ConfigError(f"{path}: no weight arrays w0, w1, … found (keys: {sorted(data)})")
+        raise ConfigError(f"{path}: no weight arrays w0, w1, … (or W0, W1, …) found (keys: {sorted(data)})")
     expected = {f"w{i}" for i in range(n)} | {f"b{i}" for i in range(n)}
-    missing, extra = sorted(expected - keys), sorted(keys - expected)
+    model_keys = {low for low in keys if is_model_key(low) and low != "activation"}
+    missing = sorted(expected - model_keys)
+    extra = sorted(extra + [keys[k] for k in model_keys - expected])
     if missing or extra:
         raise ConfigError(f"{path}: expected arrays w0..w{n-1}, b0..b{n-1}; "
                           f"missing {missing}, unexpected {extra}")
     for i in range(n):
-        if data[f"w{i}"].ndim != 2:
-            raise ConfigError(f"{path}: w{i} must be a 2-D matrix (n_in, n_out), not shape "
-                              f"{data[f'w{i}'].shape}")
-    ws = tuple(data[f"w{i}"].astype(np.float64).T for i in range(n))
-    bs = tuple(data[f"b{i}"].astype(np.float64) for i in range(n))
+        w = data[keys[f"w{i}"]]
+        if w.ndim != 2:
+            raise ConfigError(f"{path}: {keys[f'w{i}']} must be a 2-D matrix (n_in, n_out), not shape {w.shape}")
+    ws = tuple(data[keys[f"w{i}"]].astype(np.float64).T for i in range(n))
+    bs = tuple(data[keys[f"b{i}"]].astype(np.float64) for i in range(n))
     try:
         return FloatNet(ws, bs)
     except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from None
+        hint = ""
+        if "expects" in str(e) or "inputs but receives" in str(e):
+            hint = " (weights are (n_in, n_out) as sklearn's coefs_; transpose a PyTorch (out, in) weight)"
+        raise ConfigError(f"{path}: {e}{hint}") from None
 
 
 def _as_floatnet(model):
@@ -190,11 +212,36 @@ def _check_calibration_data(fnet, x):
     return x
 
 
-def quantize_inputs(x, bits):
-    """x ∈ [0, 1] → round(x·(2^bits − 1)) as int64."""
+def quantize_inputs(x, bits, *, clip=False, what="inputs"):
+    """x ∈ [0, 1] → round(x·(2^bits − 1)) as int64.
+
+    Parameters
+    ----------
+    x : array_like
+        Float inputs, scaled to [0, 1].
+    bits : int
+        Input width.
+    clip : bool
+        False (default): a value outside [0, 1] is an error. True: such
+        values are clipped to [0, 1], and a warning says how many.
+    what : str
+        Names the inputs in the message.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 values in [0, 2^bits − 1].
+    """
     x = np.asarray(x, dtype=np.float64)
     if not np.all(np.isfinite(x)):
-        raise ConfigError("inputs contain NaN or infinite values")
+        raise ConfigError(f"{what} contain NaN or infinite values")
+    outside = int(np.count_nonzero((x < 0) | (x > 1))) if x.size else 0
+    if outside:
+        if not clip:
+            raise ConfigError(f"{what}: {outside:,} of {x.size:,} values lie outside [0, 1] "
+                              f"(from {x.min():g} to {x.max():g}); scale them to [0, 1] first "
+                              "(command line: --input-range LO,HI)")
+        warn(f"{what}: {outside:,} of {x.size:,} values lie outside [0, 1] and were clipped")
     return np.clip(np.rint(x * ((1 << bits) - 1)), 0, (1 << bits) - 1).astype(np.int64)
 
 

@@ -9,7 +9,10 @@ Each reader checks, before it allocates anything large:
   most :data:`MAX_INT_DIGITS` digits, nesting at most :data:`MAX_JSON_DEPTH`;
 - ``.npz``: a zip of ``.npy`` members, each with a dtype the caller allows
   (never objects/pickles), a declared shape within ``"array_elements"`` and a
-  declared size that matches its header, read with its CRC checked.
+  declared size that matches its header, read with its CRC checked;
+- CSV (:func:`read_csv`): UTF-8 text, comma-separated, every row of the same
+  length, every cell a finite number (an optional first row of column names),
+  at most ``"array_elements"`` cells.
 
 Every problem is a one-line :class:`~spikeforge.models.errors.ConfigError`
 that names the file (and the key or limit). Limits are read from the
@@ -30,8 +33,8 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["LIMITS", "limit", "read_bytes", "read_json", "parse_json", "read_npz", "MAX_JSON_DEPTH",
-           "MAX_INT_DIGITS"]
+__all__ = ["LIMITS", "limit", "read_bytes", "read_json", "parse_json", "read_npz", "read_csv",
+           "MAX_JSON_DEPTH", "MAX_INT_DIGITS"]
 
 #: name → (environment variable, default, unit, what it bounds)
 LIMITS = {
@@ -257,3 +260,80 @@ def read_npz(path, kinds="iuf", text_keys=()):
             arr = arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
             out[key] = arr.copy()
     return out
+
+
+# ------------------------------------------------------------------ CSV
+
+def _cell(text):
+    """A CSV cell as a float, or None if it is not a number."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def read_csv(path):
+    """Read a CSV table of numbers as ``(header, values)``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A comma-separated UTF-8 text file. The first row may hold column
+        names (it is taken as a header when one of its cells is not a
+        number); every other row must have as many cells as the first and
+        hold finite numbers only. Blank lines are skipped.
+
+    Returns
+    -------
+    header : list of str or None
+        The column names, if the file has a header row.
+    values : numpy.ndarray
+        float64 array of shape (rows, columns).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file, the row and the column of the first problem.
+    """
+    import csv
+
+    path = os.fspath(path)
+    raw = read_bytes(path)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if b"\x00" in raw:
+        raise ConfigError(f"{path}: not a CSV text file (it holds NUL bytes)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a CSV text file (not UTF-8 text at byte {e.start})") from None
+    cap = limit("array_elements")
+    header, rows, width, cells = None, [], None, 0
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        for record in reader:
+            line = reader.line_num
+            if not record or all(not c.strip() for c in record):
+                continue
+            values = [_cell(c.strip()) for c in record]
+            if width is None:
+                width = len(record)
+                if any(v is None for v in values):
+                    header = [c.strip() for c in record]
+                    continue
+            if len(record) != width:
+                raise ConfigError(f"{path}: row {line} has {len(record)} columns, the first row has {width}")
+            for col, (v, c) in enumerate(zip(values, record), 1):
+                if v is None:
+                    raise ConfigError(f"{path}: row {line}, column {col}: {c.strip()[:20]!r} is not a number")
+                if not math.isfinite(v):
+                    raise ConfigError(f"{path}: row {line}, column {col}: {c.strip()[:20]} is not a finite number")
+            cells += width
+            if cells > cap:
+                raise limit_error("array_elements", f"{path}: the table", cells)
+            rows.append(values)
+    except csv.Error as e:
+        raise ConfigError(f"{path}: not a readable CSV file ({e})") from None
+    if not rows:
+        raise ConfigError(f"{path}: the CSV file holds no rows of numbers")
+    return header, np.array(rows, dtype=np.float64)

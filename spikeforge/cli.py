@@ -67,6 +67,26 @@ def _dataset_option(default=None):
                         show_default=bool(default), help="Bundled data set (no downloads).")
 
 
+def _data_options(f):
+    """``--data`` and ``--input-range``: the user's own train/test split."""
+    f = click.option("--input-range", default=None, metavar="LO,HI",
+                     help="The range your inputs come in; they are mapped to [0, 1] by (x − LO)/(HI − LO) "
+                          "and values outside it are clipped and counted. Without it, inputs outside "
+                          "[0, 1] are an error.")(f)
+    return click.option("--data", "data", multiple=True, metavar="FILE",
+                        help="Your own train/test split instead of a bundled data set: an .npz with "
+                             "x_train, y_train, x_test, y_test (a model .npz may carry them), or "
+                             "--data TRAIN.csv --data TEST.csv (features, then the label, per row). "
+                             "Calibration reads its training rows, accuracy its test rows.")(f)
+
+
+def _data_arg(data):
+    """The --data values as the API takes them (None, a path, or the two CSV paths)."""
+    if not data:
+        return None
+    return data[0] if len(data) == 1 else list(data)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="spikeforge")
 def cli():
@@ -91,9 +111,12 @@ def cores(params_of):
 
 @cli.command()
 @click.option("--model", default="digits", show_default=True,
-              help="'digits' or 'iris' (train the bundled reference net) or a .npz file of "
-                   "w0, b0, w1, b1, … (w_i of shape (n_in, n_out)).")
+              help="'digits' or 'iris' (train the bundled reference net), or a model file picked by "
+                   "its extension: .npz (w0, b0, w1, b1, …, w_i of shape (n_in, n_out); upper-case keys "
+                   "too), .onnx (an MLP exported from PyTorch or Keras), .nir (a spiking IF/LIF network, "
+                   "into the if or lif coding). See docs/frontends.md.")
 @_dataset_option()
+@_data_options
 @click.option("--coding", "codings", multiple=True, default=["all"], show_default=True,
               help=f"Coding(s) to produce: {', '.join(CORES)} or all (repeatable).")
 @click.option("--input-bits", type=int, default=8, show_default=True, help="Input width.")
@@ -117,7 +140,7 @@ def cores(params_of):
 @click.option("--lif-readout", type=click.Choice(["count", "membrane", "vanrossum"]), default=None,
               help="LIF output readout (default count).")
 @click.option("--out", "out_dir", default="designs", show_default=True, help="Output folder.")
-def convert(model, dataset, codings, input_bits, act_bits, w_bits, calibration, percentile,
+def convert(model, dataset, data, input_range, codings, input_bits, act_bits, w_bits, calibration, percentile,
             time_steps, rate_norm, ttfs_variant, lif_readout, out_dir):
     """Convert a trained ReLU network into integer network JSON files, one per coding."""
     from .api import convert_model
@@ -126,7 +149,8 @@ def convert(model, dataset, codings, input_bits, act_bits, w_bits, calibration, 
 
     check_output_dir(out_dir)
     progress = Progress()
-    nets = convert_model(model, dataset=dataset, codings=codings, input_bits=input_bits,
+    nets = convert_model(model, dataset=dataset, data=_data_arg(data), input_range=input_range,
+                         codings=codings, input_bits=input_bits,
                          act_bits=act_bits, w_bits=w_bits, calibration=calibration,
                          percentile=percentile, time_steps=time_steps, rate_norm=rate_norm,
                          ttfs_variant=ttfs_variant, lif_readout=lif_readout, progress=progress)
@@ -143,15 +167,17 @@ def convert(model, dataset, codings, input_bits, act_bits, w_bits, calibration, 
 @cli.command()
 @click.argument("design", type=click.Path(dir_okay=False))
 @_dataset_option()
+@_data_options
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True,
               help="Data split to evaluate on.")
 @click.option("--limit", type=int, default=None, help="Evaluate only the first N samples.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def evaluate(design, dataset, split, limit, as_json):
+def evaluate(design, dataset, data, input_range, split, limit, as_json):
     """Golden run of a network JSON file: accuracy, agreement with the integer ANN,
     spikes per neuron, energy proxy and predicted cycles."""
     from .api import evaluate_design
-    e = evaluate_design(design, dataset=dataset, split=split, limit=limit)
+    e = evaluate_design(design, dataset=dataset, data=_data_arg(data), input_range=input_range, split=split,
+                        limit=limit)
     if as_json:
         click.echo(json.dumps(e.to_dict(), indent=1, default=float))
         return
@@ -170,6 +196,7 @@ def evaluate(design, dataset, split, limit, as_json):
 
 @cli.command()
 @_dataset_option("digits")
+@_data_options
 @click.option("--out", "out_dir", default="spikeforge-report", show_default=True, help="Report folder.")
 @click.option("--quick", is_flag=True, help="Fewer vectors, sweep points and K values.")
 @click.option("--golden-only", is_flag=True, help="Skip co-simulation and synthesis (golden models only).")
@@ -178,7 +205,7 @@ def evaluate(design, dataset, split, limit, as_json):
 @click.option("--force", is_flag=True,
               help="Write into a folder that holds other files too (only the report's own files "
                    "are replaced; a previous report in the folder is replaced without --force).")
-def report(dataset, out_dir, quick, golden_only, network_dataset, force):
+def report(dataset, data, input_range, out_dir, quick, golden_only, network_dataset, force):
     """The main job: convert the reference net to every coding, run the golden
     models, co-simulate and synthesize every core (iCE40, ECP5, CMOS) and the
     layer cores of a small network, and write the comparison report
@@ -188,7 +215,8 @@ def report(dataset, out_dir, quick, golden_only, network_dataset, force):
     check_output_dir(out_dir, MANIFEST, force)
     progress = Progress()
     files, data = run_report(out_dir, dataset, quick=quick, hardware=not golden_only,
-                             network_dataset=network_dataset, progress=progress, force=force)
+                             network_dataset=network_dataset, progress=progress, force=force,
+                             data=_data_arg(data), input_range=input_range)
     g = data.golden
     click.echo(f"{g.network}: float accuracy {100 * g.float_accuracy:.2f} %")
     click.echo(f"{'coding':6s} {'accuracy':>9s} {'agreement':>10s} {'spikes/neuron':>14s} {'energy pJ':>10s}")

@@ -43,10 +43,20 @@ def percent(v):
 
 def _golden(g):
     b = [("h", 2, f"Golden models on {g.dataset} ({g.network})"),
-         ("p", f"Reference: scikit-learn MLPClassifier, ReLU, layer sizes {g.layer_sizes}, "
-               f"{g.train_samples} training / {g.test_samples} test samples; float test accuracy "
+         ("p", (f"Reference: scikit-learn MLPClassifier, ReLU, layer sizes {g.layer_sizes}, " if g.data is None
+                else f"Model: {g.data['model']}, ReLU, layer sizes {g.layer_sizes}, ")
+               + f"{g.train_samples} training / {g.test_samples} test samples; float test accuracy "
                f"{percent(g.float_accuracy)}. Quantized to 8-bit inputs, activations and weights "
                f"(calibration: {g.quantization['calibration']}), power-of-two shifts between layers.")]
+    if g.data is not None:
+        d = g.data
+        scaling = ("inputs taken as given, in [0, 1]" if d["input_range"] is None else
+                   f"inputs mapped from the stated range [{d['input_range'][0]:g}, {d['input_range'][1]:g}] "
+                   f"to [0, 1]; values outside it clipped: {d['clipped'].get('train', 0):,} in the training "
+                   f"split, {d['clipped'].get('test', 0):,} in the test split")
+        b.append(("p", f"Data: your own split from {d['source']}, not a bundled data set: calibration on "
+                       f"its {d['train_samples']:,} training rows, accuracy on its {d['test_samples']:,} "
+                       f"test rows; {scaling}."))
     rows = [[LABELS.get(c, c), percent(e.accuracy), percent(e.agreement),
              e.spikes_per_neuron if not get_core(c).is_reference else None, e.synaptic_ops, e.multiplications,
              e.memory_reads, e.total_pj, e.cycles] for c, e in g.codings.items()]

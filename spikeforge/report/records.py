@@ -167,6 +167,7 @@ class GoldenSection(Record):
     rate_defaults: dict
     energy_table: dict
     networks: dict = internal(default_factory=dict)      # coding → Network (designs/)
+    data: dict | None = None       # the user's own split (--data): source, rows, input range, clipped
 
 
 def pareto_front(points):

@@ -113,7 +113,7 @@ def write_report(data, out_dir, force=False):
 
 
 def run_report(out_dir, dataset="digits", *, quick=False, hardware=True, network_dataset="iris",
-               progress=lambda *a, **k: None, force=False):
+               progress=lambda *a, **k: None, force=False, data=None, input_range=None):
     """The main job: compute every section and write the report folder.
 
     Parameters
@@ -132,6 +132,9 @@ def run_report(out_dir, dataset="digits", *, quick=False, hardware=True, network
         Called as ``progress(msg)`` or ``progress(msg, done, total, task=…)``.
     force : bool
         See :func:`write_report`.
+    data, input_range : optional
+        The user's own split and the range of its inputs (see
+        :func:`~spikeforge.report.golden.golden_section`).
 
     Returns
     -------
@@ -140,7 +143,8 @@ def run_report(out_dir, dataset="digits", *, quick=False, hardware=True, network
     """
     t0 = time.perf_counter()
     data = ReportData(environment=environment(),
-                      golden=golden_section(dataset, quick=quick, progress=progress))
+                      golden=golden_section(dataset, data=data, input_range=input_range, quick=quick,
+                                            progress=progress))
     if hardware:
         from ..synth.flow import tool_versions
         from .hardware import cores_section, k_sweep, network_section
