@@ -32,7 +32,7 @@ from pathlib import Path
 from .errors import ConfigError
 from .inputs import read_json
 
-__all__ = ["atomic_write_text", "check_output_file", "check_output_dir", "output_folder",
+__all__ = ["atomic_write_text", "atomic_write_bytes", "check_output_file", "check_output_dir", "output_folder",
            "prepare_parent", "read_json", "clean_stale", "TMP_PREFIX", "cache_root"]
 
 TMP_PREFIX = ".tmp-spikeforge-"
@@ -154,6 +154,15 @@ def atomic_write_text(path, text):
 
     An existing regular file keeps its mode; a new one gets 0666 minus the umask.
     """
+    _atomic_write(path, text, "w")
+
+
+def atomic_write_bytes(path, data):
+    """:func:`atomic_write_text` for binary ``data`` (bytes)."""
+    _atomic_write(path, data, "wb")
+
+
+def _atomic_write(path, data, mode_flag):
     path = os.fspath(path)
     check_output_file(path)
     parent = prepare_parent(path)
@@ -165,9 +174,9 @@ def atomic_write_text(path, text):
     except OSError as e:
         raise ConfigError(f"cannot write {path}: {e.strerror}") from None
     try:
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, mode_flag) as f:
             os.fchmod(f.fileno(), mode)
-            f.write(text)
+            f.write(data)
         st = _lstat(path)                # checked again: the target may have changed meanwhile
         if st is not None and not stat.S_ISREG(st.st_mode):
             raise ConfigError(f"refusing to write {path}: it is {_kind(st)}, not a regular file")

@@ -133,7 +133,7 @@ def _check_fits(n_inputs, n_outputs, ds, what="the model", verb="expects"):
 
 def convert_model(model="digits", *, dataset=None, data=None, input_range=None, codings=("all",), input_bits=8,
                   act_bits=8, w_bits=8, calibration="max", percentile=99.99, time_steps=None, rate_norm="max",
-                  ttfs_variant="at_most_one", lif_readout=None, progress=lambda *a, **k: None):
+                  ttfs_variant="at_most_one", lif_readout=None, nir_dt=None, progress=lambda *a, **k: None):
     """Convert a model into integer networks, one per coding (dict coding → Network).
 
     ``model``: ``"digits"``/``"iris"`` (the bundled reference net is trained),
@@ -152,7 +152,7 @@ def convert_model(model="digits", *, dataset=None, data=None, input_range=None, 
     if isinstance(model, (str, os.PathLike)) and str(model) not in DATASETS and model_kind(model) in NETWORK_FILES:
         return convert_nir(model, codings, dataset=dataset, data=data, input_range=input_range,
                            input_bits=input_bits, w_bits=w_bits, time_steps=time_steps, lif_readout=lif_readout,
-                           progress=progress)
+                           nir_dt=nir_dt, progress=progress)
     ann, xq = quantize_model(model, dataset=dataset, data=data, input_range=input_range, input_bits=input_bits,
                              act_bits=act_bits, w_bits=w_bits, calibration=calibration, percentile=percentile,
                              progress=progress)
@@ -161,7 +161,7 @@ def convert_model(model="digits", *, dataset=None, data=None, input_range=None, 
 
 
 def convert_nir(path, codings=("all",), *, dataset=None, data=None, input_range=None, input_bits=8, w_bits=8,
-                time_steps=None, lif_readout=None, progress=lambda *a, **k: None):
+                time_steps=None, lif_readout=None, nir_dt=None, progress=lambda *a, **k: None):
     """A NIR graph as an integer network (dict coding → Network, one entry).
 
     A graph written by spikeforge (``spikeforge export --nir``) is restored
@@ -172,7 +172,7 @@ def convert_nir(path, codings=("all",), *, dataset=None, data=None, input_range=
     """
     from .models.nir_io import read_nir_network
     net = read_nir_network(path, input_bits=input_bits, w_bits=w_bits, time_steps=time_steps,
-                           readout=lif_readout, progress=progress)
+                           readout=lif_readout, dt=nir_dt, progress=progress)
     codings = resolve_codings(codings)
     if codings != list(CODINGS) and codings != [net.coding]:
         raise ConfigError(f"{path} holds a {net.coding!r} network; it converts to --coding {net.coding} only")
@@ -344,6 +344,29 @@ def evaluate_design(design, *, dataset=None, data=None, input_range=None, split=
         limit = check_int("--limit", limit, 1)
         x, y = x[:limit], y[:limit]
     return evaluate(net, quantize_inputs(x, net.input_bits), y)
+
+
+def export_nir(design, path, dt=None):
+    """Write a network (object or design JSON path) as a NIR graph file.
+
+    Parameters
+    ----------
+    design : Network or str
+    path : str
+        The ``.nir`` file to write (atomically).
+    dt : float, optional
+        The time step the neuron nodes are stated for (default
+        :data:`~spikeforge.models.nir_io.DEFAULT_DT`).
+
+    Returns
+    -------
+    Network
+        The exported network.
+    """
+    from .models.nir_io import DEFAULT_DT, write_nir
+    net = design if isinstance(design, Network) else load_network(design)
+    write_nir(net, path, DEFAULT_DT if dt is None else dt)
+    return net
 
 
 def parse_param(text):

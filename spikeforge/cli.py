@@ -139,9 +139,12 @@ def cores(params_of):
                                       "(exactly_one).")
 @click.option("--lif-readout", type=click.Choice(["count", "membrane", "vanrossum"]), default=None,
               help="LIF output readout (default count).")
+@click.option("--nir-dt", type=float, default=None, metavar="SECONDS",
+              help="NIR models: the time step of the discrete neuron update (default: the step at which "
+                   "the input enters the membrane unscaled, τ/r for LIF, as snnTorch exports).")
 @click.option("--out", "out_dir", default="designs", show_default=True, help="Output folder.")
 def convert(model, dataset, data, input_range, codings, input_bits, act_bits, w_bits, calibration, percentile,
-            time_steps, rate_norm, ttfs_variant, lif_readout, out_dir):
+            time_steps, rate_norm, ttfs_variant, lif_readout, nir_dt, out_dir):
     """Convert a trained ReLU network into integer network JSON files, one per coding."""
     from .api import convert_model
     from .models.io import check_output_dir, output_folder
@@ -153,7 +156,8 @@ def convert(model, dataset, data, input_range, codings, input_bits, act_bits, w_
                          codings=codings, input_bits=input_bits,
                          act_bits=act_bits, w_bits=w_bits, calibration=calibration,
                          percentile=percentile, time_steps=time_steps, rate_norm=rate_norm,
-                         ttfs_variant=ttfs_variant, lif_readout=lif_readout, progress=progress)
+                         ttfs_variant=ttfs_variant, lif_readout=lif_readout, nir_dt=nir_dt,
+                         progress=progress)
     written = []
     with output_folder(out_dir) as tmp:     # every file is checked first; all appear, or none
         for c, net in nets.items():
@@ -162,6 +166,26 @@ def convert(model, dataset, data, input_range, codings, input_bits, act_bits, w_
             written.append(os.path.join(out_dir, fname))
     for w in written:
         click.echo(w)
+
+
+@cli.command()
+@click.argument("design", type=click.Path(dir_okay=False))
+@click.option("--nir", "nir_out", required=True, metavar="FILE.nir", help="Write the design as a NIR graph.")
+@click.option("--dt", type=float, default=None, metavar="SECONDS",
+              help="Time step the NIR neuron nodes' τ and r are stated for (default 0.001).")
+def export(design, nir_out, dt):
+    """Export a network design JSON to another format: --nir FILE writes a NIR graph
+    (Affine nodes with the integer weights, IF/LIF nodes for the rate codings, the
+    spikeforge facts under the metadata key 'spikeforge'; see docs/frontends.md)."""
+    from .api import export_nir
+    from .models.io import check_output_file
+
+    check_output_file(nir_out)
+    if dt is not None and not (dt > 0 and dt < float("inf")):
+        from .models.errors import ConfigError
+        raise ConfigError(f"--dt must be a positive number of seconds, not {dt}")
+    net = export_nir(design, nir_out, dt)
+    click.echo(f"wrote {nir_out}: {net.name} ({net.coding}, {len(net.dense_indices)} dense layers)", err=True)
 
 
 @cli.command()

@@ -1,0 +1,695 @@
+"""NIR (Neuromorphic Intermediate Representation) export and import.
+
+Needs the optional extra ``spikeforge[nir]`` (the ``nir`` package and h5py).
+The mapping is documented in docs/frontends.md; in short:
+
+Export (:func:`to_nir`, :func:`write_nir`): a chain ``input → affine<i> →
+[neuron<i>] → … → output``. Each dense layer is an ``Affine`` node holding
+the integer weights and bias its core adds (for rate codings: per incoming
+spike, after the layer's ``in_scale`` and ``weight_shift``). Rate codings add
+their neurons: ``lif`` hidden layers (and a spiking output layer) as ``LIF``
+with the network's leak λ = Σ 2^−ι as τ = dt/(1 − λ), r = τ/dt (the input
+enters unscaled each step), v_leak = 0, v_reset = 0; a membrane readout as
+``LI``; ``if`` hidden layers as ``IF`` with r = 1/dt and the output
+integrator as ``I``. Thresholds are in the units of the integer weights:
+v_threshold = ϑ − ½ (spikeforge fires at the integer state v ≥ ϑ, NIR at
+v > v_threshold). Codings without a NIR neuron model (fs, amos, ttfs, ann)
+hold only the Affine chain. Everything spikeforge needs to rebuild the
+identical :class:`~spikeforge.models.network.Network` — coding, options,
+shifts, scales, FS/AMOS tables, TTFS windows, the reset rule, the time step,
+the network's ``meta`` — is stored as JSON text under the graph's metadata
+key :data:`META_KEY` (``"spikeforge"``), schema :data:`NIR_SCHEMA`.
+
+Import (:func:`read_nir_network`): a graph with that key is restored
+exactly. Any other feed-forward graph ``Input → [Flatten] → (Affine|Linear)
+→ (LIF|CubaLIF|IF) → … → (Affine|Linear) → (LIF|CubaLIF|IF|LI|CubaLI|I) →
+Output`` (as snnTorch, Norse, Sinabs and Rockpool export it) becomes a
+``lif`` or ``if`` network by :func:`from_nir`, with a warning that lists the
+NIR semantics that could not be kept. :func:`simulate_nir` is the float
+reference of the NIR semantics the import is measured against.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import math
+import os
+
+import numpy as np
+
+from .errors import ConfigError, warn
+from .inputs import limit, limit_error, parse_json, read_bytes
+from .io import atomic_write_bytes
+from .lif import leak_factor
+from .network import Dense, Network, layer_params
+from .registry import CORES, get_core
+
+__all__ = ["META_KEY", "NIR_SCHEMA", "DEFAULT_DT", "to_nir", "write_nir", "read_nir", "read_nir_network",
+           "from_nir", "network_from_graph", "simulate_nir", "nir_chain", "choose_leak_shifts"]
+
+#: Graph metadata key holding the spikeforge facts (JSON text).
+META_KEY = "spikeforge"
+#: Schema of the JSON under :data:`META_KEY`.
+NIR_SCHEMA = "spikeforge.nir/1"
+#: Time step (s) written into exported graphs: τ and r of the neuron nodes are stated for it.
+DEFAULT_DT = 1e-3
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _nir():
+    try:
+        import nir
+    except ImportError:
+        raise ConfigError("NIR files need the nir package: pip install spikeforge[nir]") from None
+    return nir
+
+
+# ------------------------------------------------------------------ export
+
+def _plain(v):
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        return v.item()
+    return v
+
+
+def _core_facts(p):
+    """A layer core's parameters (declared and derived, weights left out) as JSON data."""
+    if p is None:
+        return None
+    d = {k: v for k, v in p.to_dict().items() if k not in ("weights", "bias")}
+    for f, prop in getattr(type(p), "DERIVED", {}).items():
+        if f not in ("weights", "bias") and hasattr(p, prop):
+            d[f] = _plain(getattr(p, prop))
+    for attr in ("T0", "B"):                        # a TTFS layer's window
+        if hasattr(p, attr):
+            d[attr] = _plain(getattr(p, attr))
+    return _plain(d)
+
+
+def _affine_of(net, i):
+    """(weights, bias) an Affine node holds for dense layer ``i``: what its core adds."""
+    layer = net.layers[i]
+    if get_core(net.coding).time_steps:
+        p = layer_params(net, i)
+        return np.asarray(p.weights, dtype=np.int64), np.asarray(p.bias_values, dtype=np.int64)
+    return np.asarray(layer.weights, dtype=np.int64), np.asarray(layer.bias, dtype=np.int64)
+
+
+def _neuron_node(nir, net, i, dt):
+    """The NIR neuron node of dense layer ``i`` of a rate-coded net (None for other codings)."""
+    if not get_core(net.coding).time_steps:
+        return None
+    p = layer_params(net, i)
+    n = len(p.weights)
+    ones = np.ones(n)
+    th = (p.threshold - 0.5) * ones
+    if hasattr(p, "leak_shifts"):                   # shift-add LIF: one leak λ for the network
+        lam = leak_factor(p.leak_shifts)
+        tau = dt / (1.0 - lam) * ones
+        if not p.spiking:
+            return nir.LI(tau=tau, r=tau / dt, v_leak=0 * ones)
+        return nir.LIF(tau=tau, r=tau / dt, v_leak=0 * ones, v_threshold=th, v_reset=0 * ones)
+    if not p.spiking:                               # IF output integrator
+        return nir.I(r=ones / dt)
+    return nir.IF(r=ones / dt, v_threshold=th, v_reset=0 * ones)
+
+
+def to_nir(net: Network, dt=DEFAULT_DT):
+    """The network as a NIR graph, spikeforge's facts under :data:`META_KEY`.
+
+    Parameters
+    ----------
+    net : Network
+        Any coding. Networks with max-pool layers are refused (NIR has no
+        max-pool node).
+    dt : float
+        The time step the neuron nodes' τ and r are stated for (seconds).
+
+    Returns
+    -------
+    nir.NIRGraph
+    """
+    nir = _nir()
+    if not isinstance(net, Network):
+        raise ConfigError(f"expected a Network, not {type(net).__name__}")
+    if any(not isinstance(l, Dense) for l in net.layers):
+        raise ConfigError(f"{net.name}: NIR has no max-pool node; a network with max-pool layers cannot "
+                          "be exported to NIR")
+    rate = get_core(net.coding).time_steps
+    nodes = {"input": nir.Input(input_type=np.array([net.n_inputs]))}
+    edges, prev, layers = [], "input", []
+    for i, layer in enumerate(net.layers):
+        W, b = _affine_of(net, i)
+        name = f"affine{i}"
+        nodes[name] = nir.Affine(weight=W, bias=b)
+        edges.append((prev, name))
+        prev = name
+        d = layer.to_dict()
+        same = np.array_equal(W, np.asarray(layer.weights)) and np.array_equal(b, np.asarray(layer.bias))
+        if same:
+            d.pop("weights")
+            d.pop("bias")
+        d["affine"] = name
+        d["affine_is_layer"] = same
+        d["core_params"] = _core_facts(layer_params(net, i))
+        neuron = _neuron_node(nir, net, i, dt)
+        if neuron is not None:
+            nname = f"{type(neuron).__name__.lower()}{i}"
+            nodes[nname] = neuron
+            edges.append((prev, nname))
+            prev = nname
+            d["neuron"] = nname
+        layers.append(d)
+    nodes["output"] = nir.Output(output_type=np.array([net.n_outputs]))
+    edges.append((prev, "output"))
+    doc = net.to_dict()
+    doc["layers"] = layers
+    facts = {
+        "schema": NIR_SCHEMA, "network": doc, "dt": dt,
+        "threshold_rule": "a neuron fires when its integer state v >= threshold; v_threshold = threshold - 0.5",
+        "reset": ("subtract the threshold" if rate and not hasattr(layer_params(net, net.dense_indices[0]),
+                                                                     "leak_shifts")
+                  else "to zero" if rate else None),
+        "input": ("LFSR rate code of the unsigned inputs, P(spike) = x / 2^input_bits per step"
+                  if rate and hasattr(layer_params(net, 0), "leak_shifts") else
+                  "constant current x (unsigned input_bits integers) every step" if rate else
+                  "unsigned input_bits integers"),
+        "neurons": None if rate else ("none in NIR: each hidden layer's activation is clamp(acc >> shift, 0, "
+                                      "2^out_bits - 1), realised by the coding's neurons (see network.layers)"),
+    }
+    graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata={META_KEY: json.dumps(facts, sort_keys=True)},
+                         type_check=True)
+    return graph
+
+
+def _graph_bytes(graph):
+    nir = _nir()
+    buf = io.BytesIO()
+    nir.write(buf, graph)
+    return buf.getvalue()
+
+
+def write_nir(net: Network, path, dt=DEFAULT_DT):
+    """Write ``net`` as a NIR file (HDF5), atomically (temporary name, then rename)."""
+    atomic_write_bytes(path, _graph_bytes(to_nir(net, dt)))
+
+
+# ------------------------------------------------------------------ reading
+
+def _check_hdf5(f, path):
+    """Refuse datasets beyond the element limit or the unpacked-size limit before anything is read."""
+    import h5py
+    cap, cap_bytes, total = limit("array_elements"), limit("file_mb") << 20, [0]
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            n = math.prod(obj.shape) if obj.shape else 1
+            if n > cap:
+                raise limit_error("array_elements", f"{path}: {name} of shape {obj.shape}", n)
+            total[0] += n * max(1, obj.dtype.itemsize)
+            if total[0] > cap_bytes:
+                raise limit_error("file_mb", f"{path}: the graph unpacked", math.ceil(total[0] / (1 << 20)))
+    f.visititems(visit)
+
+
+def read_nir(path):
+    """Read a NIR graph file through the input layer.
+
+    Raises
+    ------
+    ConfigError
+        The file is not HDF5, not a NIR graph, or too large unpacked.
+    """
+    nir = _nir()
+    import h5py
+    path = os.fspath(path)
+    raw = read_bytes(path)
+    if not raw.startswith(_HDF5_MAGIC):
+        raise ConfigError(f"{path}: not a NIR file (NIR graphs are HDF5 files; this one has no HDF5 signature)")
+    try:
+        with h5py.File(io.BytesIO(raw), "r") as f:
+            _check_hdf5(f, path)
+            if "node" not in f:
+                raise ConfigError(f"{path}: an HDF5 file without a NIR graph (no 'node' group)")
+    except ConfigError:
+        raise
+    except Exception as e:
+        raise ConfigError(f"{path}: not a readable NIR file ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0][:160] if str(e) else ''})") from None
+    try:
+        graph = nir.read(io.BytesIO(raw), type_check=False)
+    except Exception as e:                  # nir raises ValueError, KeyError, AssertionError, TypeError …
+        raise ConfigError(f"{path}: not a readable NIR graph ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0][:160] if str(e) else ''})") from None
+    if not isinstance(graph, nir.NIRGraph):
+        raise ConfigError(f"{path}: the file holds a single {type(graph).__name__} node, not a NIR graph")
+    return graph
+
+
+def nir_chain(graph, where="graph"):
+    """The node names of a feed-forward graph from its one Input to its one Output, in order."""
+    nir = _nir()
+    nodes, edges = graph.nodes, [tuple(e) for e in graph.edges]
+    ins = [k for k, n in nodes.items() if isinstance(n, nir.Input)]
+    outs = [k for k, n in nodes.items() if isinstance(n, nir.Output)]
+    if len(ins) != 1 or len(outs) != 1:
+        raise ConfigError(f"{where}: {len(ins)} Input and {len(outs)} Output nodes; one of each is supported")
+    for a, b in edges:
+        for end in (a, b):
+            if end not in nodes:
+                raise ConfigError(f"{where}: edge ({a!r}, {b!r}) names no node {end!r}")
+    succ = {}
+    for a, b in edges:
+        if a in succ or sum(1 for x, y in edges if y == b) > 1:
+            raise ConfigError(f"{where}: node {a!r} or {b!r} has more than one edge in or out; only a chain of "
+                              "nodes (feed-forward, no branches or recurrence) is supported")
+        succ[a] = b
+    chain, k = [ins[0]], ins[0]
+    while k in succ:
+        k = succ[k]
+        if k in chain:
+            raise ConfigError(f"{where}: the edges form a cycle through node {k!r}; recurrent networks are "
+                              "not supported")
+        chain.append(k)
+    if chain[-1] != outs[0] or len(chain) != len(nodes):
+        left = sorted(set(nodes) - set(chain))
+        raise ConfigError(f"{where}: the nodes do not form one chain from input to output"
+                          + (f" (not on it: {', '.join(left[:5])})" if left else ""))
+    return chain
+
+
+def _restore(graph, where):
+    """The Network a spikeforge-exported graph describes (checked against the graph's Affine nodes)."""
+    facts = parse_json(graph.metadata[META_KEY], f"{where}: metadata {META_KEY!r}")
+    if not isinstance(facts, dict) or facts.get("schema") != NIR_SCHEMA:
+        raise ConfigError(f"{where}: metadata {META_KEY!r} has schema "
+                          f"{facts.get('schema') if isinstance(facts, dict) else None!r}; this version reads "
+                          f"{NIR_SCHEMA!r}")
+    doc = facts.get("network")
+    if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
+        raise ConfigError(f"{where}: metadata {META_KEY!r} holds no network")
+    layers = []
+    for k, d in enumerate(doc["layers"]):
+        if not isinstance(d, dict):
+            raise ConfigError(f"{where}: metadata layer {k} is not an object")
+        d = {key: v for key, v in d.items() if key not in ("affine", "affine_is_layer", "core_params", "neuron")}
+        if doc["layers"][k].get("affine_is_layer"):
+            node = graph.nodes.get(doc["layers"][k].get("affine"))
+            if node is None or not hasattr(node, "weight"):
+                raise ConfigError(f"{where}: metadata layer {k} names no Affine node")
+            d["weights"] = _int_matrix(node.weight, f"{where}: node {doc['layers'][k]['affine']!r}")
+            d["bias"] = _int_matrix(np.asarray(node.bias).reshape(1, -1),
+                                    f"{where}: node {doc['layers'][k]['affine']!r} bias")[0]
+        layers.append(d)
+    try:
+        net = Network.from_dict({**doc, "layers": layers})
+    except ConfigError as e:
+        raise ConfigError(f"{where}: metadata {META_KEY!r}: {e}") from None
+    for i, d in enumerate(doc["layers"]):          # the Affine nodes must still be what the network adds
+        node = graph.nodes.get(d.get("affine"))
+        W, b = _affine_of(net, i)
+        if node is None or not (np.array_equal(np.asarray(node.weight), W)
+                                and np.array_equal(np.asarray(node.bias).reshape(-1), b)):
+            raise ConfigError(f"{where}: Affine node {d.get('affine')!r} no longer holds the weights the "
+                              f"spikeforge metadata describes (edited after export?); remove the "
+                              f"{META_KEY!r} metadata to import it as a plain NIR graph")
+    return net
+
+
+def _int_matrix(a, what):
+    a = np.asarray(a)
+    if a.dtype.kind not in "iuf" or a.ndim != 2 or not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
+        raise ConfigError(f"{what}: expected a matrix of integers")
+    return a.astype(np.int64).tolist()
+
+
+def read_nir_network(path, *, input_bits=8, w_bits=8, time_steps=None, readout=None, dt=None,
+                     progress=lambda *a, **k: None):
+    """The integer network of NIR file ``path``.
+
+    A graph exported by spikeforge is restored exactly (any coding); any
+    other graph is quantized by :func:`from_nir` (``lif`` or ``if``).
+
+    Returns
+    -------
+    Network
+    """
+    path = os.fspath(path)
+    progress(f"reading the NIR graph {path}")
+    graph = read_nir(path)
+    if META_KEY in (graph.metadata or {}):
+        return _restore(graph, path)
+    name = os.path.splitext(os.path.basename(path))[0] or "nir"
+    return from_nir(graph, name=name, input_bits=input_bits, w_bits=w_bits, time_steps=time_steps,
+                    readout=readout, dt=dt, where=path)
+
+
+def network_from_graph(graph, where="graph", **kw):
+    """:func:`read_nir_network` for an in-memory ``nir.NIRGraph``."""
+    if META_KEY in (graph.metadata or {}):
+        return _restore(graph, where)
+    return from_nir(graph, where=where, **kw)
+
+
+# ------------------------------------------------------------------ generic import
+
+def _vec(node, attr, n, where, name):
+    v = getattr(node, attr, None)
+    if v is None:
+        raise ConfigError(f"{where}: node {name!r} has no {attr}")
+    v = np.asarray(v)
+    if v.dtype.kind not in "iuf":
+        raise ConfigError(f"{where}: node {name!r}: {attr} must hold real numbers")
+    v = v.astype(np.float64).reshape(-1)
+    if v.size == 1:
+        v = np.full(n, v[0])
+    if v.size != n:
+        raise ConfigError(f"{where}: node {name!r}: {attr} has {v.size} values for {n} neurons")
+    if not np.all(np.isfinite(v)):
+        raise ConfigError(f"{where}: node {name!r}: {attr} contains NaN or infinite values")
+    return v
+
+
+def choose_leak_shifts(lam, max_shifts=6, max_shift=16):
+    """The distinct shift set I whose leak Σ 2^−ι is closest to ``lam`` (fewest shifts on a tie)."""
+    best = None
+    for k in range(1, max_shifts + 1):
+        for combo in itertools.combinations(range(1, max_shift + 1), k):
+            err = abs(leak_factor(combo) - lam)
+            if best is None or err < best[0] - 1e-15:
+                best = (err, combo)
+    return list(best[1])
+
+
+def _layers_of(graph, where):
+    """[(name, Affine-like node, name, neuron node or None)] along the chain, after Input/Flatten."""
+    nir = _nir()
+    chain = nir_chain(graph, where)
+    body = [k for k in chain[1:-1]]
+    inp = graph.nodes[chain[0]]
+    shape = [int(s) for s in np.asarray(inp.input_type["input"]).reshape(-1)]
+    n = math.prod(shape) if shape else 0
+    k, layers = 0, []
+    while k < len(body) and isinstance(graph.nodes[body[k]], nir.Flatten):
+        k += 1
+    if k == 0 and len(shape) > 1:
+        raise ConfigError(f"{where}: the input has shape {shape}; add a Flatten node before the first layer")
+    neuron_types = (nir.LIF, nir.CubaLIF, nir.IF, nir.LI, nir.CubaLI, nir.I)
+    while k < len(body):
+        name = body[k]
+        node = graph.nodes[name]
+        if not isinstance(node, (nir.Affine, nir.Linear)):
+            kind = type(node).__name__
+            raise ConfigError(f"{where}: node {name!r} is {kind}; expected Affine or Linear here (supported: "
+                              "Input, Flatten, Affine, Linear, LIF, CubaLIF, IF, LI, CubaLI, I, Output)")
+        W = np.asarray(node.weight)
+        if W.dtype.kind not in "iuf" or W.ndim != 2:
+            raise ConfigError(f"{where}: node {name!r}: weight must be a real matrix (out, in), not shape "
+                              f"{W.shape}")
+        W = W.astype(np.float64)
+        if not np.all(np.isfinite(W)):
+            raise ConfigError(f"{where}: node {name!r}: weight contains NaN or infinite values")
+        if W.shape[1] != n:
+            raise ConfigError(f"{where}: node {name!r}: weight of shape {W.shape} (out, in) for {n} inputs")
+        b = _vec(node, "bias", W.shape[0], where, name) if isinstance(node, nir.Affine) else np.zeros(W.shape[0])
+        neuron = None
+        if k + 1 < len(body):
+            neuron = graph.nodes[body[k + 1]]
+            if not isinstance(neuron, neuron_types):
+                raise ConfigError(f"{where}: node {body[k + 1]!r} is {type(neuron).__name__}; expected a neuron "
+                                  "node (LIF, CubaLIF, IF; LI, CubaLI or I at the output) after an Affine")
+            layers.append((name, W, b, body[k + 1], neuron))
+            k += 2
+        else:
+            raise ConfigError(f"{where}: the last Affine node {name!r} feeds the Output directly; the output "
+                              "layer needs a neuron node (LIF, IF, LI or I)")
+        n = W.shape[0]
+    if not layers:
+        raise ConfigError(f"{where}: the graph holds no Affine/Linear layer")
+    return shape, layers
+
+
+def from_nir(graph, *, name="nir", input_bits=8, w_bits=8, act_bits=8, time_steps=None, readout=None,
+             dt=None, where="graph"):
+    """Quantize a feed-forward NIR IF/LIF/CubaLIF graph into a ``lif`` or ``if`` network.
+
+    Discrete semantics (forward Euler, step dt) of neuron i with input
+    current I = W·s + b:
+
+    - LIF: v ← v + (dt/τ)(v_leak − v + r·I); CubaLIF first filters the
+      current, I_syn ← I_syn + (dt/τ_syn)(w_in·I − I_syn); IF: v ← v + dt·r·I;
+    - spike z = v > v_threshold, then v ← v_reset.
+
+    Quantization (per layer): with k_i the per-step input gain (LIF: dt·r/τ,
+    CubaLIF: dt·r·w_in/τ, IF: dt·r), each neuron's state is scaled by
+    g_i = ϑ/v_threshold_i so that every neuron of the layer shares one integer
+    threshold ϑ, the largest for which all |round(g_i·k_i·W_ij)| fit
+    ``w_bits``; weights W_int = round(g_i·k_i·W), bias round(g_i·k_i·(b +
+    v_leak/r)). A non-spiking output (LI, I) takes one scale for all neurons.
+    The leak 1 − dt/τ of every LIF neuron becomes the one shift-add leak of
+    the network (the shift set closest to their mean, :func:`choose_leak_shifts`).
+
+    Parameters
+    ----------
+    graph : nir.NIRGraph
+    name : str
+        The network's name.
+    input_bits, w_bits, act_bits : int
+        Input width (inputs in [0, 1] become input_bits integers), weight
+        width, activation width of the reference integer ANN.
+    time_steps : int, optional
+        T (default: the coding's default, 32).
+    readout : str, optional
+        LIF output readout; default ``count`` for a spiking output layer,
+        ``membrane`` for an LI/CubaLI one.
+    dt : float, optional
+        Time step (s). Default: the one at which the input enters the
+        membrane unscaled each step (LIF: τ/r, snnTorch's convention; IF:
+        1/r); a graph whose neurons disagree on it needs ``dt``.
+    where : str
+        Names the graph in messages.
+
+    Returns
+    -------
+    Network
+        With ``meta["nir"]`` recording the time step, the leak and the list
+        of what was not kept (also issued as one warning).
+    """
+    nir = _nir()
+    shape, layers = _layers_of(graph, where)
+    spiking_lif = (nir.LIF, nir.CubaLIF, nir.LI, nir.CubaLI)
+    kinds = {"lif" if isinstance(nrn, spiking_lif) else "if" for *_x, nrn in layers}
+    rate = [c for c in CORES.values() if c.time_steps]
+    by_leak = {bool(c.options.get("leak_shifts")): c.name for c in rate}
+    if len(kinds) != 1:
+        raise ConfigError(f"{where}: the graph mixes leaky (LIF/CubaLIF/LI) and non-leaky (IF/I) neurons; "
+                          "one kind per network is supported")
+    leaky = kinds == {"lif"}
+    coding = by_leak[leaky]
+    core = get_core(coding)
+    for lname, _W, _b, nname, nrn in layers[:-1]:
+        if isinstance(nrn, (nir.LI, nir.CubaLI, nir.I)):
+            raise ConfigError(f"{where}: hidden node {nname!r} is a non-spiking {type(nrn).__name__}; only the "
+                              "output layer may be")
+    lost = []
+    # per-neuron gains, leaks, thresholds
+    params, dts = [], []
+    for lname, W, b, nname, nrn in layers:
+        n = W.shape[0]
+        r = _vec(nrn, "r", n, where, nname)
+        if np.any(r <= 0):
+            raise ConfigError(f"{where}: node {nname!r}: r must be positive")
+        if isinstance(nrn, (nir.IF, nir.I)):
+            tau = None
+            dts.append(1.0 / r)
+        else:
+            tau = _vec(nrn, "tau" if hasattr(nrn, "tau") else "tau_mem", n, where, nname)
+            if np.any(tau <= 0):
+                raise ConfigError(f"{where}: node {nname!r}: tau must be positive")
+            dts.append(tau / r)
+        params.append((r, tau))
+    if dt is None:
+        allv = np.concatenate(dts)
+        dt = float(np.median(allv))
+        if np.max(np.abs(allv - dt)) > 1e-3 * dt:
+            raise ConfigError(f"{where}: the neurons' time constants imply different time steps "
+                              f"({allv.min():g} to {allv.max():g} s for an input that enters unscaled); "
+                              "give the time step (--nir-dt)")
+    elif not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+        raise ConfigError(f"--nir-dt must be a positive number of seconds, not {dt!r}")
+    lams = []
+    for (lname, W, b, nname, nrn), (r, tau) in zip(layers, params):
+        if tau is not None:
+            a = dt / tau
+            if np.any(a >= 1):
+                raise ConfigError(f"{where}: node {nname!r}: time step {dt:g} s is not below tau "
+                                  f"({tau.min():g} s): the discrete leak would be negative")
+            lams.append(1 - a)
+    shifts = None
+    if leaky:
+        allλ = np.concatenate(lams)
+        shifts = choose_leak_shifts(float(allλ.mean()))
+        lost.append(f"continuous time constants: every leak 1 - dt/tau (from {allλ.min():.4f} to "
+                    f"{allλ.max():.4f}, dt = {dt:g} s) becomes the one shift-add leak "
+                    f"{leak_factor(shifts):.6f} (shifts {shifts})")
+    wlim = (1 << (w_bits - 1)) - 1
+    dense, bits_in = [], input_bits
+    L = len(layers)
+    for k, ((lname, W, b, nname, nrn), (r, tau)) in enumerate(zip(layers, params)):
+        n = W.shape[0]
+        last = k == L - 1
+        if isinstance(nrn, (nir.IF, nir.I)):
+            gain = dt * r
+        else:
+            gain = dt / tau * r
+        if isinstance(nrn, (nir.CubaLIF, nir.CubaLI)):
+            w_in = _vec(nrn, "w_in", n, where, nname)
+            gain = gain * w_in
+            if k == 0 or not any("tau_syn" in s for s in lost):
+                lost.append("CubaLIF synaptic current filters (tau_syn): dropped, their DC gain w_in kept")
+        leak = _vec(nrn, "v_leak", n, where, nname) if hasattr(nrn, "v_leak") else np.zeros(n)
+        b_eff = b + leak / r
+        if np.any(leak != 0) and not any("v_leak" in s for s in lost):
+            lost.append("v_leak: kept as a constant input current v_leak / r")
+        direct = k == 0 and not leaky
+        q = 1.0 / ((1 << input_bits) - 1) if direct else 1.0
+        spiking = hasattr(nrn, "v_threshold")
+        if spiking:
+            th = _vec(nrn, "v_threshold", n, where, nname)
+            if np.any(th <= 0):
+                raise ConfigError(f"{where}: node {nname!r}: v_threshold must be positive")
+            reset = _vec(nrn, "v_reset", n, where, nname) if getattr(nrn, "v_reset", None) is not None \
+                else np.zeros(n)
+            if not leaky and not any("subtract" in s for s in lost):
+                lost.append("reset: NIR resets IF neurons to v_reset; spikeforge's IF subtracts the threshold")
+            elif leaky and np.any(reset != 0) and not any("v_reset" in s for s in lost):
+                lost.append("v_reset != 0: spikeforge's LIF resets to zero")
+        else:
+            th = np.ones(n)
+        per = np.abs(gain[:, None] * W * q).max(axis=1) / th
+        m = float(per.max()) if per.size else 0.0
+        theta = int(min(max(1, math.floor(wlim / m)) if m > 0 else wlim, 1 << 40))
+        g = theta / th
+        if not spiking:                            # one scale for every neuron: the arg-max is kept
+            g = np.full(n, float(theta))
+        W_int = np.rint(g[:, None] * gain[:, None] * W * q).astype(np.int64)
+        b_int = np.rint(g * gain * b_eff).astype(np.int64)
+        if np.abs(b_int).max(initial=0) > (1 << 40):
+            raise ConfigError(f"{where}: node {lname!r}: the bias is too large against the threshold")
+        if theta < 8 and spiking:
+            lost.append(f"layer {k}: threshold resolution: integer threshold {theta} (weights limited by "
+                        f"w_bits = {w_bits})")
+        scale_in = 1 if direct else 1 << bits_in
+        r_shift = 0 if direct else bits_in
+        out_bits = None if last else act_bits
+        if last:
+            shift = 0
+        else:
+            shift = int(round(math.log2(theta) + (0 if direct else bits_in) - act_bits))
+            shift = max(0, min(62, shift))
+        dense.append(Dense(W_int.tolist(), (b_int * scale_in).tolist(), shift, out_bits,
+                           {"threshold": theta, "in_scale": scale_in, "weight_shift": r_shift}))
+        bits_in = act_bits
+    out = layers[-1][4]
+    opts = {}
+    if time_steps is not None:
+        opts["time_steps"] = time_steps
+    if leaky:
+        opts["leak_shifts"] = shifts
+        auto = "membrane" if isinstance(out, (nir.LI, nir.CubaLI)) else "count"
+        if readout is not None and (readout == "membrane") != (auto == "membrane"):
+            raise ConfigError(f"{where}: the output node is {type(out).__name__}; readout {readout!r} does not "
+                              f"apply (use {auto!r})")
+        opts["readout"] = readout or auto
+    elif isinstance(out, nir.IF):
+        lost.append("output layer: spikeforge's IF network reads the output integrator (total input scaled by "
+                    "1/v_threshold), not the output spikes")
+    if not leaky:
+        lost.append("input: spikeforge's IF network takes the inputs as a constant current each step")
+    else:
+        lost.append(f"input: the inputs in [0, 1] arrive as the LFSR rate code, P(spike) = x_int / 2^{input_bits}")
+    lost.append("threshold: spikeforge fires at v >= threshold on integers, NIR at v > v_threshold")
+    meta = {"source": where, "nir": {"dt": dt, "coding": coding, "leak_shifts": shifts, "not_kept": lost,
+                                     "quantization": f"per layer one integer threshold, weights within "
+                                                     f"w_bits = {w_bits}"}}
+    try:
+        net = Network(coding, input_bits, tuple(dense), w_bits, opts, name, meta)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
+    warn(f"{where}: imported into the {coding} coding; NIR semantics not kept: " + "; ".join(lost))
+    return net
+
+
+# ------------------------------------------------------------------ float reference
+
+def simulate_nir(graph, inputs, dt=None):
+    """The float reference of a feed-forward NIR graph's semantics.
+
+    Forward Euler at step ``dt`` (default as :func:`from_nir` picks it): per
+    step, I = W·s + b; LIF v += dt/τ·(v_leak − v + r·I), CubaLIF filters I
+    first, IF v += dt·r·I, LI and I likewise without spikes; a neuron spikes
+    when v > v_threshold and is then set to v_reset.
+
+    Parameters
+    ----------
+    graph : nir.NIRGraph
+        A graph :func:`from_nir` accepts.
+    inputs : numpy.ndarray
+        (T, batch, n_in): input spikes or currents per step.
+    dt : float, optional
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Output spike counts (batch, n_out) (zeros for a non-spiking output)
+        and the final output membrane (batch, n_out).
+    """
+    nir = _nir()
+    _shape, layers = _layers_of(graph, "graph")
+    if dt is None:
+        dts = []
+        for _l, _W, _b, nname, nrn in layers:
+            n = _W.shape[0]
+            r = _vec(nrn, "r", n, "graph", nname)
+            dts.append(1.0 / r if isinstance(nrn, (nir.IF, nir.I)) else
+                       _vec(nrn, "tau" if hasattr(nrn, "tau") else "tau_mem", n, "graph", nname) / r)
+        dt = float(np.median(np.concatenate(dts)))
+    inputs = np.asarray(inputs, dtype=np.float64)
+    T, batch = inputs.shape[:2]
+    state = []
+    for _l, W, b, nname, nrn in layers:
+        n = W.shape[0]
+        state.append({"v": np.zeros((batch, n)), "i": np.zeros((batch, n)), "count": np.zeros((batch, n))})
+    for t in range(T):
+        s = inputs[t]
+        for (lname, W, b, nname, nrn), st in zip(layers, state):
+            n = W.shape[0]
+            cur = s @ W.T + b
+            r = _vec(nrn, "r", n, "graph", nname)
+            if isinstance(nrn, (nir.CubaLIF, nir.CubaLI)):
+                a_s = dt / _vec(nrn, "tau_syn", n, "graph", nname)
+                st["i"] = st["i"] + a_s * (_vec(nrn, "w_in", n, "graph", nname) * cur - st["i"])
+                cur = st["i"]
+            if isinstance(nrn, (nir.IF, nir.I)):
+                st["v"] = st["v"] + dt * r * cur
+            else:
+                tau = _vec(nrn, "tau" if hasattr(nrn, "tau") else "tau_mem", n, "graph", nname)
+                st["v"] = st["v"] + dt / tau * (_vec(nrn, "v_leak", n, "graph", nname) - st["v"] + r * cur)
+            if hasattr(nrn, "v_threshold"):
+                z = st["v"] > _vec(nrn, "v_threshold", n, "graph", nname)
+                reset = getattr(nrn, "v_reset", None)
+                reset = np.zeros(n) if reset is None else _vec(nrn, "v_reset", n, "graph", nname)
+                st["v"] = np.where(z, reset, st["v"])
+                st["count"] += z
+                s = z.astype(np.float64)
+            else:
+                s = st["v"]
+    return state[-1]["count"], state[-1]["v"]
