@@ -132,8 +132,7 @@ def cores(params_of):
 @click.option("--time-steps", type=int, default=None, help="T of the rate codings (default 32).")
 @click.option("--rate-norm", type=click.Choice(["max", "robust"]), default="max", show_default=True,
               help="Spike value of the rate codings (LIF, IF) per layer: the largest integer "
-                   "activation (max), its 99.9th percentile (robust), or a threshold trained as "
-                   "a Rate Norm Layer (rnl, Ding et al. 2021).")
+                   "activation (max) or its 99.9th percentile (robust).")
 @click.option("--ttfs-variant", type=click.Choice(["at_most_one", "exactly_one"]), default="at_most_one",
               show_default=True, help="TTFS neurons: a zero activation stays silent (at_most_one) "
                                       "or every neuron fires once, forced at the window's end "
@@ -355,11 +354,11 @@ def synth(core, target, params, source, layer, dsp, as_json):
 @click.option("--dsp", is_flag=True, help="iCE40: map multipliers to DSPs.")
 @click.option("--cosim", is_flag=True, help="Also co-simulate each point: cycles and inferences/s.")
 @click.option("--jobs", type=int, default=None, help="Parallel points (default: all CPUs).")
-@click.option("--out", "out_csv", default="sweep.csv", show_default=True,
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Run the points on this existing Dask distributed cluster instead of local processes "
                    "(pip install spikeforge[dask]; every worker needs the same spikeforge version). "
                    "The table is the same either way.")
+@click.option("--out", "out_csv", default="sweep.csv", show_default=True,
               help="Table to append to: X.csv or X.jsonl (the other format is written beside it).")
 def sweep(core, axes, params, target, dsp, cosim, jobs, scheduler, out_csv):
     """Sweep CORE's parameters in parallel (local processes or a Dask cluster); append one row
@@ -379,9 +378,9 @@ def sweep(core, axes, params, target, dsp, cosim, jobs, scheduler, out_csv):
         grid_axes[name] = values
     base = dict(parse_param(p) for p in params)
     check_tables(out_csv)
-    if jobs is not None and jobs < 1:
     if scheduler is not None:
         check_scheduler(scheduler)
+    if jobs is not None and jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, not {jobs}")
     for pt in grid(grid_axes):            # validate every point before any tool runs
         core_params(core, overrides=[f"{k}={json.dumps(v)}" for k, v in {**base, **pt}.items()])
