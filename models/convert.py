@@ -29,6 +29,7 @@ on the calibration data (documented in ``meta``).
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -39,16 +40,21 @@ from .errors import ConfigError, warn
 from .inputs import read_npz
 from .lif import check_leak_shifts
 from .network import LIF_READOUTS, Dense, Network
+from .rnl import RNL_LAMBDA, rnl_spike_values
 from .registry import REFERENCE, codings, get_core
 from .ttfs import VARIANTS
 from .simulate import run_network
 
 __all__ = ["FloatNet", "from_sklearn", "from_npz", "quantize", "to_coding", "convert",
            "check_quantize_options", "check_coding_options", "quantize_inputs",
-           "calibrate_rate", "LIF_THRESHOLD_GRID"]
+           "calibrate_rate", "LIF_THRESHOLD_GRID", "RATE_NORMS"]
 
 LIF_SEARCH_SAMPLES = 512
+#: spike-value rules of the rate codings: max norm, robust norm, Rate Norm Layer
+RATE_NORMS = ("max", "robust", "rnl")
 LIF_THRESHOLD_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+#: weights λ of the Rate Inference Loss tried by the Rate Norm Layer conversion
+RNL_LAMBDAS = (0.001, 0.003, 0.01, 0.03, 0.1)
 
 
 @dataclass(frozen=True)
@@ -261,7 +267,7 @@ def check_coding_options(coding, time_steps=None, rate_norm="max", ttfs_variant=
     check_choice("coding", coding, codings())
     if time_steps is not None:
         check_int("time_steps", time_steps, 1, 1 << 16)
-    check_choice("rate_norm", rate_norm, ("max", "robust"))
+    check_choice("rate_norm", rate_norm, RATE_NORMS)
     check_choice("ttfs_variant", ttfs_variant, VARIANTS)
     if lif_readout is not None:
         check_choice("lif_readout", lif_readout, LIF_READOUTS)
@@ -321,16 +327,26 @@ def quantize(model, calib_x, *, input_bits=8, act_bits=8, w_bits=8, calibration=
     return Network(REFERENCE, input_bits, tuple(layers), w_bits, {}, name, meta)
 
 
-def calibrate_rate(ann_net, xq, norm="max", percentile=99.9):
+def calibrate_rate(ann_net, xq, norm="max", percentile=99.9, record=None, rnl_lambda=None):
     """Spike values λ_l of every dense layer from the integer ANN on ``xq``:
-    the maximum (max norm) or a percentile (robust norm) of its activations;
-    for the output layer, of its positive logits."""
-    check_choice("rate_norm", norm, ("max", "robust"))
+    the maximum (max norm) or a percentile (robust norm) of its activations,
+    for the output layer of its positive logits; or (``rnl``) the hidden layers'
+    thresholds trained as Rate Norm Layers from the max-norm values (Ding et al.
+    2021, :mod:`~spikeforge.models.rnl`), the output layer's by max norm.
+    ``record`` (a dict) receives the RNL training record; ``rnl_lambda`` is the weight of
+    its Rate Inference Loss (default :data:`~spikeforge.models.rnl.RNL_LAMBDA`)."""
+    check_choice("rate_norm", norm, RATE_NORMS)
     r = run_network(ann_net, xq)
     lam = []
     for a in list(r.activations) + [np.maximum(r.scores, 0)]:
-        v = float(a.max()) if norm == "max" else float(np.percentile(a, percentile))
+        v = float(np.percentile(a, percentile)) if norm == RATE_NORMS[1] else float(a.max())
         lam.append(max(1, int(np.ceil(v))))
+    if norm == RATE_NORMS[2]:
+        hidden, rec = rnl_spike_values(ann_net, xq, lam[:-1],
+                                       lam=RNL_LAMBDA if rnl_lambda is None else rnl_lambda)
+        lam = hidden + lam[-1:]
+        if record is not None:
+            record.update(rec)
     return lam
 
 
@@ -362,30 +378,48 @@ def ttfs_coding(ann_net, coding, calib_xq=None, *, ttfs_variant="at_most_one"):
     return ann_net.with_coding(coding, {"variant": ttfs_variant})
 
 
+def _rate_build(ann_net, coding, opts, lam, first_scale, factor):
+    """The rate network with thresholds ϑ_l = factor·λ_l·2^(s_l − r_l)."""
+    cores, prev = {}, first_scale
+    for k, i in enumerate(ann_net.dense_indices):
+        layer = ann_net.layers[i]
+        big = int(np.abs(layer.W).max()) * prev          # re-quantize scaled weights to w_bits
+        r = max(0, signed_bits(-big, big) - ann_net.w_bits)
+        th = max(1, int(round(factor * lam[k] * 2.0 ** (layer.shift - r))))
+        cores[i] = {"in_scale": prev, "weight_shift": r, "threshold": th}
+        prev = lam[k]
+    return ann_net.with_coding(coding, opts, cores)
+
+
 def _rate_coding(ann_net, coding, calib_xq, opts, rate_norm, first_scale, factor_search=None):
     """Thresholds ϑ_l = factor·λ_l·2^(s_l − r_l) of a rate coding; ``factor_search(build)``
-    picks the factor (LIF) or it is 1."""
+    picks the factor (LIF) or it is 1. With the Rate Norm Layer, its loss weight λ is
+    picked from :data:`RNL_LAMBDAS` for the best agreement with the integer ANN on up to
+    :data:`LIF_SEARCH_SAMPLES` calibration inputs at the coding's T (ties: the grid's middle)."""
     if calib_xq is None:
         raise ConfigError(f"coding {coding!r} needs calibration inputs for its thresholds")
     xq = check_int_array("calibration inputs", calib_xq)
-    lam = calibrate_rate(ann_net, xq, rate_norm)
-    dense = ann_net.dense_indices
-
-    def build(factor):
-        cores, prev = {}, first_scale
-        for k, i in enumerate(dense):
-            layer = ann_net.layers[i]
-            big = int(np.abs(layer.W).max()) * prev          # re-quantize scaled weights to w_bits
-            r = max(0, signed_bits(-big, big) - ann_net.w_bits)
-            th = max(1, int(round(factor * lam[k] * 2.0 ** (layer.shift - r))))
-            cores[i] = {"in_scale": prev, "weight_shift": r, "threshold": th}
-            prev = lam[k]
-        return ann_net.with_coding(coding, opts, cores)
-
+    grid = RNL_LAMBDAS if rate_norm == RATE_NORMS[2] else (None,)
+    xs, ref, best = xq[:LIF_SEARCH_SAMPLES], None, None
+    scores = []
+    for k, weight in enumerate(grid):
+        record = {}
+        lam = calibrate_rate(ann_net, xq, rate_norm, record=record, rnl_lambda=weight)
+        build = functools.partial(_rate_build, ann_net, coding, opts, lam, first_scale)
+        factor = 1.0 if factor_search is None else factor_search(build, xq)
+        score = 0.0
+        if len(grid) > 1:
+            ref = run_network(ann_net, xs).predictions if ref is None else ref
+            score = float(np.mean(run_network(build(factor), xs).predictions == ref))
+            scores.append(score)
+        key = (score, -abs(k - len(grid) // 2))
+        if best is None or key > best[0]:
+            best = (key, lam, record, factor, build)
+    _, lam, record, factor, build = best
     meta = {**ann_net.meta, "rate_norm": rate_norm, "spike_values": lam}
-    factor = 1.0
+    if record:
+        meta["rate_norm_layer"] = {**record, "lambda_grid": list(grid), "agreement": scores}
     if factor_search is not None:
-        factor = factor_search(build, xq)
         meta["threshold_scale"] = factor
     net = build(factor)
     return Network(net.coding, net.input_bits, net.layers, net.w_bits, net.options, net.name, meta)

@@ -19,6 +19,7 @@ import warnings
 import click
 
 from .models.errors import Interrupted, SpikeforgeError, SpikeforgeWarning, ToolError
+from .models.convert import RATE_NORMS
 from .models.registry import CORES
 from .synth.targets import DEFAULT_TARGET, TARGET_NAMES, get_target
 
@@ -130,9 +131,10 @@ def cores(params_of):
               help="Percentile (50 to 100) of the activations that sets the range with "
                    "--calibration percentile; ignored with max.")
 @click.option("--time-steps", type=int, default=None, help="T of the rate codings (default 32).")
-@click.option("--rate-norm", type=click.Choice(["max", "robust"]), default="max", show_default=True,
+@click.option("--rate-norm", type=click.Choice(list(RATE_NORMS)), default="max", show_default=True,
               help="Spike value of the rate codings (LIF, IF) per layer: the largest integer "
-                   "activation (max) or its 99.9th percentile (robust).")
+                   "activation (max), its 99.9th percentile (robust), or a threshold trained as "
+                   "a Rate Norm Layer (rnl, Ding et al. 2021).")
 @click.option("--ttfs-variant", type=click.Choice(["at_most_one", "exactly_one"]), default="at_most_one",
               show_default=True, help="TTFS neurons: a zero activation stays silent (at_most_one) "
                                       "or every neuron fires once, forced at the window's end "
