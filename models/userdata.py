@@ -256,8 +256,8 @@ def load_data(data, input_range=None) -> UserData:
     elif exts == [".csv", ".csv"]:
         arrays, names = _from_csv(*paths)
     elif all(e == ".csv" for e in exts):
-        raise ConfigError("CSV data needs two files, the training split and the test split "
-                          "(--data TRAIN.csv --data TEST.csv)")
+        raise ConfigError(f"CSV data needs two files, the training split and the test split "
+                          f"(--data TRAIN.csv --data TEST.csv), not {len(paths)}")
     else:
         raise ConfigError(f"--data takes one .npz file or two .csv files (train, test), not "
                           f"{', '.join(paths)}")
