@@ -82,8 +82,10 @@ class Core:
     layer_params, run, convert, check_options : str
         ``"models.<module>:<function>"`` paths: dense layer → parameter object;
         golden network run; integer ANN → this coding; option validation.
-    engine : str or None
-        The network layer engine (``"hdl.<module>:<Class>"``), where built.
+    engine, engine_params : str or None
+        The network layer engine (``"hdl.<module>:<Class>"``) and the function
+        ``(network, layer index, P) -> engine parameters`` (``"models.<module>:<f>"``),
+        where built (see :mod:`spikeforge.models.circuit`).
     """
 
     name: str
@@ -106,6 +108,7 @@ class Core:
     convert: str
     check_options: str = "models.network:no_options"
     engine: str | None = None
+    engine_params: str | None = None
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def resolve(self, part):
@@ -200,4 +203,5 @@ register(Core(
     k_sweep=lambda K: MACParams(in_bits=K, out_bits=K), layer_core=True, time_steps=False, exact=True,
     options={},
     core_keys=frozenset(), convert_options=(), layer_params="models.network:mac_layer",
-    run="models.simulate:run_ann", convert="models.convert:plain_coding"))
+    run="models.simulate:run_ann", convert="models.convert:plain_coding",
+    engine="hdl.mac_engine:MACEngine", engine_params="models.circuit:mac_engine_params"))

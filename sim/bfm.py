@@ -159,19 +159,20 @@ class TB:
 def compare_beats(port, fields, expected, got):
     """Scoreboard: raise SimulationMismatch at the first beat that differs.
 
-    ``got`` is [(cycle, payload)]; ``expected`` a list of payloads.
+    ``got`` is [(cycle, payload)]; ``expected`` a list of payloads (a dict payload
+    names the fields to compare; fields it leaves out are not checked).
     """
     for k, exp in enumerate(expected):
         if k >= len(got):
             raise SimulationMismatch("end", f"{port}", exp, "no beat",
                                      f"only {len(got)} of {len(expected)} beats arrived")
         cycle, act = got[k]
-        if act != exp:
-            if isinstance(exp, dict) and isinstance(act, dict):
-                for name in exp:
-                    if act.get(name) != exp[name]:
-                        raise SimulationMismatch(cycle, f"{port}.{name}", exp[name], act.get(name),
-                                                 f"beat {k}")
+        if isinstance(exp, dict) and isinstance(act, dict):    # the fields the beat names
+            for name in exp:
+                if act.get(name) != exp[name]:
+                    raise SimulationMismatch(cycle, f"{port}.{name}", exp[name], act.get(name),
+                                             f"beat {k}")
+        elif act != exp:
             raise SimulationMismatch(cycle, f"{port}", exp, act, f"beat {k}")
     if len(got) > len(expected):
         cycle, act = got[len(expected)]
