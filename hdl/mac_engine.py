@@ -16,7 +16,7 @@ Schedule and counters: docs/network.md ("Network circuits").
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -101,11 +101,13 @@ class MACEngine(wiring.Component):
         g = counter(G, "g")
         j = counter(n_in, "j")
         k = counter(lanes, "k")
-        buf = [Signal(self.i.payload.shape(), name=f"x{n}") for n in range(n_in)] if G > 1 else []
 
         m.submodules.weights = mem = Memory(shape=unsigned(lanes * wb), depth=G * n_in,
                                             init=weight_words(p))
         rd = mem.read_port()
+        if G > 1:                               # the inputs, re-read by groups 1..G-1
+            m.submodules.inputs = buf = Memory(shape=self.i.payload.shape(), depth=n_in, init=[])
+            buf_w, buf_r = buf.write_port(), buf.read_port()
 
         sizes = p.group_sizes
         lane_done = Signal()
@@ -125,21 +127,25 @@ class MACEngine(wiring.Component):
         next_group = out_done & lane_done & ~last_group
         from_buf = Signal()
         issue, mac_g, mac_j = Signal(), counter(G, "mac_g"), counter(n_in, "mac_j")
-        x = Signal(self.i.payload.shape())
         m.d.comb += [
             from_buf.eq(((phase == Phase.MAC) | next_group) if G > 1 else 0),
             issue.eq(take_in | from_buf),
             mac_g.eq(Mux(next_group, g + 1, Mux(phase == Phase.MAC, g, 0))),
             mac_j.eq(Mux(phase == Phase.OUT, 0, j)),
-            x.eq(Mux(from_buf, pick(buf, mac_j), self.i.payload) if G > 1 else self.i.payload),
             rd.addr.eq(mac_g * n_in + mac_j),
         ]
-        for n, reg in enumerate(buf):
-            with m.If(take_in & (mac_j == n)):
-                m.d.sync += reg.eq(self.i.payload)
-        x_q = Signal.like(x)
+        # the operand: the input beat (group 0, registered with the issue) or the buffer word
+        # read at the issue (groups 1..G-1), both ready for the execute one cycle later
+        x_in_q, from_buf_q = Signal(self.i.payload.shape()), Signal()
         first_q, g_q = Signal(), counter(G, "g_q")
-        m.d.sync += [pending.eq(issue), x_q.eq(x), first_q.eq(mac_j == 0), g_q.eq(mac_g)]
+        m.d.sync += [pending.eq(issue), x_in_q.eq(self.i.payload), from_buf_q.eq(from_buf),
+                     first_q.eq(mac_j == 0), g_q.eq(mac_g)]
+        if G > 1:
+            m.d.comb += [buf_w.addr.eq(mac_j), buf_w.data.eq(self.i.payload), buf_w.en.eq(take_in),
+                         buf_r.addr.eq(mac_j)]
+            x_q = Mux(from_buf_q, buf_r.data, x_in_q)
+        else:
+            x_q = x_in_q
         biases = [[p.bias_values[gg * lanes + l] if gg * lanes + l < p.n_out else 0 for gg in range(G)]
                   for l in range(lanes)]
         with m.If(pending):

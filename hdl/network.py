@@ -25,6 +25,7 @@ from amaranth.lib.wiring import In, Out
 from ..models.circuit import COUNTER_BITS, CircuitParams
 from ..models.errors import ConfigError
 from ..models.registry import get_core
+from .skid import SkidBuffer
 
 __all__ = ["NetworkCircuit", "CIRCUIT_HANDSHAKE", "COUNTERS_LAYOUT"]
 
@@ -66,6 +67,8 @@ class NetworkCircuit(wiring.Component):
         engine = core.resolve("engine")
         try:
             self.engines = [engine(p) for p in cp.engines]
+            for e in self.engines:              # elaborated with the circuit, if it is
+                e._MustUse__silence = True
         except ConfigError:
             self._MustUse__silence = True
             raise
@@ -83,16 +86,20 @@ class NetworkCircuit(wiring.Component):
         for n, e in enumerate(self.engines):
             m.submodules[f"layer{n}"] = e
 
-        # the chain: i → engine 0 → … → engine L−1 → o (values only between layers)
-        first, last = self.engines[0], self.engines[-1]
+        # the chain: i → engine 0 → slice → … → engine L−1 → slice → o; the register slices cut
+        # the ready/valid paths between engines (values only between layers)
+        first = self.engines[0]
         m.d.comb += [first.i.valid.eq(self.i.valid), first.i.payload.eq(self.i.payload),
                      self.i.ready.eq(first.i.ready)]
-        for a, b in zip(self.engines, self.engines[1:]):
-            m.d.comb += [b.i.valid.eq(a.o.valid), b.i.payload.eq(a.o.payload.value),
-                         a.o.ready.eq(b.i.ready)]
-        m.d.comb += [self.o.valid.eq(last.o.valid), self.o.payload.value.eq(last.o.payload.value),
-                     self.o.payload.last.eq(last.o.payload.last), last.o.ready.eq(self.o.ready)]
-
+        for n, (a, b) in enumerate(zip(self.engines, self.engines[1:] + [None])):
+            shape = a.o.payload.shape() if b is None else a.o.payload.value.shape()
+            m.submodules[f"slice{n}"] = s = SkidBuffer(shape)
+            m.d.comb += [s.i.valid.eq(a.o.valid), a.o.ready.eq(s.i.ready),
+                         s.i.payload.eq(a.o.payload if b is None else a.o.payload.value)]
+            if b is not None:
+                wiring.connect(m, s.o, b.i)
+            else:
+                wiring.connect(m, s.o, wiring.flipped(self.o))
         # cycles: the time of each sample's first input beat, subtracted at its last score beat
         now = Signal(COUNTER_BITS)
         m.d.sync += now.eq(now + 1)
@@ -125,12 +132,15 @@ class NetworkCircuit(wiring.Component):
         syn = spikes = upd = 0
         for v in views:
             syn, spikes, upd = syn + v.syn, spikes + v.spikes, upd + v.upd
+        # the joined record is registered (the sums stay off the port's path)
         c = self.c
-        m.d.comb += [c.valid.eq(ready_all), c.payload.cycles.eq(done.r_data),
-                     c.payload.synaptic_ops.eq(syn), c.payload.spikes.eq(spikes),
-                     c.payload.state_updates.eq(upd)]
-        pop = c.valid & c.ready
-        m.d.comb += done.r_en.eq(pop)
+        load = ready_all & (~c.valid | c.ready)
+        with m.If(c.valid & c.ready):
+            m.d.sync += c.valid.eq(0)
+        with m.If(load):
+            m.d.sync += [c.valid.eq(1), c.payload.cycles.eq(done.r_data), c.payload.synaptic_ops.eq(syn),
+                         c.payload.spikes.eq(spikes), c.payload.state_updates.eq(upd)]
+        m.d.comb += done.r_en.eq(load)
         for q in counts:
-            m.d.comb += q.r_en.eq(pop)
+            m.d.comb += q.r_en.eq(load)
         return m

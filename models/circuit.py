@@ -16,7 +16,8 @@ multiply-accumulate per cycle (address and operand registered, the product
 added one cycle later), group by group: group 0 as its inputs arrive,
 groups 1 … G−1 from its input buffer. A group's outputs leave one per cycle
 from the second cycle after its last issue; the next group's first issue
-shares the cycle of the previous group's last output beat. Cycles per
+shares the cycle of the previous group's last output beat; a register
+slice after every engine passes each beat on one cycle later. Cycles per
 inference are counted from the first input beat accepted to the last
 score beat, for a sample that finds the circuit idle (samples that follow
 each other closely overlap in the pipeline; the counter then also counts
@@ -135,25 +136,20 @@ class CircuitParams:
 
     def latency(self):
         """Cycles from the first input beat to the last score beat, for one sample alone."""
-        times = list(range(self.n_inputs))
-        for p in self.engines:
-            times = mac_schedule(p, times)
-        return times[-1] - 0
+        return self.score_cycles()[-1]
 
     def score_cycles(self):
-        """Cycle of every score beat after the first input beat (one sample alone)."""
+        """Cycle of every score beat after the first input beat (one sample alone): each
+        engine's schedule, then one cycle through the register slice after it."""
         times = list(range(self.n_inputs))
         for p in self.engines:
-            times = mac_schedule(p, times)
+            times = [t + 1 for t in mac_schedule(p, times)]
         return times
 
     def lower_bound(self):
-        """Synaptic events / P per layer plus pipeline fill (one cycle per layer and the
-        last layer's output beats): what no schedule of these engines can beat."""
-        cycles = 0
-        for p in self.engines:
-            cycles += -(-p.n_in * p.n_out // p.lane_count) + 1
-        return cycles + self.engines[-1].n_out - 1
+        """Synaptic events / P of every layer plus the last layer's output beats: what no
+        schedule of these engines can beat (the pipeline's fill comes on top)."""
+        return sum(-(-p.n_in * p.n_out // p.lane_count) for p in self.engines) + self.engines[-1].n_out
 
     def to_dict(self):
         return {"type": "network", "design": self.network.name, "coding": self.network.coding,
