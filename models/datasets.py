@@ -9,6 +9,9 @@ Adam, fixed ``random_state=0``.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -74,7 +77,31 @@ def train_reference(name):
     ds = load_dataset(name)
     mlp = MLPClassifier(hidden_layer_sizes=_HIDDEN[name], activation="relu", solver="adam",
                         max_iter=_MAX_ITER[name], random_state=0)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _interrupts_kept():
         warnings.simplefilter("ignore", ConvergenceWarning)
         mlp.fit(ds.x_train, ds.y_train)
     return mlp
+
+
+@contextlib.contextmanager
+def _interrupts_kept():
+    """scikit-learn's MLP catches KeyboardInterrupt and stops training early as if
+    finished; an interrupt during training is raised again once ``fit`` returns (and the
+    half-trained net is not cached)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seen = []
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if seen:
+        raise KeyboardInterrupt

@@ -41,7 +41,8 @@ class Target:
     device, package : str or None
         As nextpnr names them (``"up5k"``, ``"sg48"``; ``"85k"``).
     capacity : dict
-        Resources of the device: ``logic_cells``, ``bram``, ``spram``, ``dsp``.
+        Resources of the device: ``logic_cells``, ``bram`` (blocks of ``bram_bits`` each),
+        ``spram``, ``dsp``.
     synth : str
         The Yosys synthesis step (``{top}`` and ``{dsp}`` are filled in).
     pnr : tuple
@@ -95,14 +96,14 @@ class Target:
 
 TARGETS = {t.name: t for t in (
     Target("ice40-up5k", "iCE40UP5K", "ice40", "up5k", "sg48",
-           {"logic_cells": 5280, "bram": 30, "spram": 4, "dsp": 8},
+           {"logic_cells": 5280, "bram": 30, "bram_bits": 4096, "spram": 4, "dsp": 8},
            "synth_ice40 -top {top}{dsp} -json netlist.json",
            ("nextpnr-ice40", "--up5k", "--package", "sg48"), freq_mhz=100, needs_harness=True,
            cells={"luts": ("SB_LUT4",), "ffs": ("SB_DFF",), "carry": ("SB_CARRY",),
                   "bram": ("SB_RAM40_4K",), "dsp": ("SB_MAC16",)},
            placed=("ICESTORM_LC", "SB_IO")),
     Target("ecp5-85f", "ECP5-85F", "ecp5", "85k", None,
-           {"logic_cells": 83640, "bram": 208, "spram": 0, "dsp": 156},
+           {"logic_cells": 83640, "bram": 208, "bram_bits": 18432, "spram": 0, "dsp": 156},
            "synth_ecp5 -top {top} -json netlist.json",
            ("nextpnr-ecp5", "--85k", "--out-of-context"), freq_mhz=250,
            cells={"luts": ("LUT4",), "ffs": ("TRELLIS_FF",), "carry": ("CCU2C",),

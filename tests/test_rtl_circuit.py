@@ -1,0 +1,137 @@
+"""Whole networks as one circuit: co-simulated sample by sample, counter by counter.
+
+The reference nets (Iris 4-16-3, digits 64-32-10) in every coding that has a
+network engine, at P = 1, a middle value and all neurons; each sample's
+scores, synaptic operations, spikes, state updates and cycles must equal the
+golden model; the checker must catch one corrupted weight bit and a counter
+off by one; weights must sit in block RAM after synthesis.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from conftest import SIMULATORS
+from spikeforge.api import convert_model
+from spikeforge.models.circuit import CircuitParams, circuit_golden
+from spikeforge.models.convert import quantize_inputs
+from spikeforge.models.datasets import load_dataset
+from spikeforge.models.errors import ConfigError, SimulationMismatch
+from spikeforge.models.network import Dense
+from spikeforge.models.registry import CORES
+from spikeforge.sim import circuit as circuit_sim
+
+ENGINES = [c.name for c in CORES.values() if c.engine is not None]
+
+
+def _net(dataset, coding):
+    return convert_model(dataset, codings=[coding])[coding]
+
+
+def _inputs(dataset, n):
+    ds = load_dataset(dataset)
+    x = quantize_inputs(np.concatenate([ds.x_test, ds.x_train]), 8)
+    return x[:n]
+
+
+def _middle(net):
+    return tuple(max(1, net.layers[i].n_out // 4) for i in net.dense_indices)
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS[:1])
+@pytest.mark.parametrize("coding", ENGINES)
+@pytest.mark.parametrize("which", ["one", "middle", "all"])
+def test_iris_circuit_equals_golden(coding, which, simulator):
+    net = _net("iris", coding)
+    P = {"one": 1, "middle": _middle(net), "all": max(l.n_out for l in net.layers)}[which]
+    cp = CircuitParams(net, P)
+    x = _inputs("iris", 50)
+    r = circuit_sim.verify_circuit(cp, x, simulator=simulator)
+    assert r["samples"] == 50 and set(r["measured_latency"]) == {cp.latency()}
+    assert cp.latency() <= 1.2 * cp.lower_bound() + 8
+
+
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("coding", ENGINES)
+def test_digits_circuit_equals_golden(coding, simulator):
+    net = _net("digits", coding)
+    x = _inputs("digits", 50)
+    for P in (1, _middle(net)):
+        cp = CircuitParams(net, P)
+        r = circuit_sim.verify_circuit(cp, x, simulator=simulator)
+        assert set(r["measured_latency"]) == {cp.latency()}
+    # back to back, with the host stalling the outputs: scores and counters still exact
+    circuit_sim.verify_circuit(CircuitParams(net, _middle(net)), x[:20], simulator=simulator,
+                               isolated=False, ready=[1, 1, 0, 1, 0])
+
+
+def test_checker_catches_one_corrupted_weight_bit():
+    """Bit 0 of one output-layer weight, on the hidden unit most often active: the scores
+    (logits, no clamp after them) differ wherever that unit is active."""
+    from spikeforge.models.simulate import run_network
+    net = _net("iris", "ann")
+    x = _inputs("iris", 38)
+    hidden = run_network(net, x).activations[0]
+    j = int(np.argmax((hidden > 0).sum(axis=0)))
+    i = net.dense_indices[-1]
+    layer = net.layers[i]
+    W = [list(r) for r in layer.weights]
+    W[0][j] ^= 1
+    bad = dataclasses.replace(net, layers=net.layers[:i] + (Dense(W, layer.bias, layer.shift, layer.out_bits,
+                                                                  layer.core),))
+    good_cp = CircuitParams(net, 3)
+    with pytest.raises(SimulationMismatch, match=r"signal 'o\.value'"):
+        circuit_sim.verify_circuit(CircuitParams(bad, 3), x,
+                                   golden=lambda cp, x_, iso: circuit_sim.transactions(good_cp, x_, iso))
+
+
+@pytest.mark.parametrize("counter", ["synaptic_ops", "state_updates", "cycles"])
+def test_checker_catches_a_counter_off_by_one(counter):
+    net = _net("iris", "ann")
+    cp = CircuitParams(net, 3)
+
+    def off_by_one(cp_, x_, iso):
+        stimuli, expected, g = circuit_sim.transactions(cp_, x_, iso)
+        expected["c"][1][counter] += 1
+        return stimuli, expected, g
+
+    with pytest.raises(SimulationMismatch, match=rf"signal 'c\.{counter}'"):
+        circuit_sim.verify_circuit(cp, _inputs("iris", 4), golden=off_by_one)
+
+
+def test_parallelism_is_checked():
+    net = _net("iris", "ann")
+    assert CircuitParams(net).parallelism == (1, 1)
+    assert CircuitParams(net, 100).parallelism == (16, 3)          # capped at each layer's neurons
+    for bad, msg in (((1, 2, 3), "one int or 2 ints"), ((0, 1), r"parallelism\[0\] must be >= 1"),
+                     ((1, 4), r"parallelism\[1\] must be <= 3"), ("x", "one int or 2 ints")):
+        with pytest.raises(ConfigError, match=msg):
+            CircuitParams(net, bad)
+    lacking = [c.name for c in CORES.values() if c.engine is None]
+    if lacking:
+        with pytest.raises(ConfigError, match="has no network engine yet"):
+            CircuitParams(_net("iris", lacking[0]))
+
+
+def test_golden_cycles_follow_P():
+    net = _net("digits", "ann")
+    lat = [CircuitParams(net, P).latency() for P in (1, 2, 4, 8)]
+    assert lat == sorted(lat, reverse=True) and lat[0] > 3 * lat[-1]
+    g = circuit_golden(CircuitParams(net, 2), _inputs("digits", 3))
+    assert list(g.counters["synaptic_ops"]) == [64 * 32 + 32 * 10] * 3
+
+
+@pytest.mark.parametrize("target, cell", [("ice40-up5k", "SB_RAM40_4K"), ("ecp5-85f", "DP16KD")])
+def test_weights_map_to_block_ram(target, cell):
+    """Each layer's weight memory takes at least its size in blocks; the logic stays far
+    below what the weights would cost as constants in LUTs."""
+    from spikeforge.synth.core import synth_network
+    from spikeforge.synth.targets import get_target
+    cp = CircuitParams(_net("digits", "ann"), 1)
+    r = synth_network(cp, target, dsp=True)
+    block = get_target(target).capacity["bram_bits"]
+    need = sum(-(-l.n_in * l.n_out * cp.network.w_bits // block) for l in cp.network.layers)
+    assert r.bram >= need and any(k.startswith(cell) for k in r.cells), r.cells
+    weight_bits = sum(l.n_in * l.n_out for l in cp.network.layers) * cp.network.w_bits
+    assert r.luts < weight_bits // 8, "weights look like logic, not memory"
