@@ -22,14 +22,17 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..models.ann import MACParams
-from ..models.circuit import COUNTER_BITS
+from ..models.base import unsigned_bits
 from .common import accept_params
 from .mac import counter, pick, rom_read
 
-__all__ = ["MACEngine", "COUNTS_LAYOUT"]
+__all__ = ["MACEngine", "counts_layout"]
 
-#: per-inference counts an engine reports on ``cnt``
-COUNTS_LAYOUT = data.StructLayout({"syn": COUNTER_BITS, "spikes": COUNTER_BITS, "upd": COUNTER_BITS})
+def counts_layout(p):
+    """The per-inference counts a MAC engine reports on ``cnt``, each as wide as its largest
+    value: synaptic operations ≤ n_in·n_out, state updates ≤ n_out, no spikes."""
+    return data.StructLayout({"syn": unsigned_bits(p.n_in * p.n_out), "spikes": 1,
+                              "upd": unsigned_bits(p.n_out)})
 
 
 class Phase(enum.Enum, shape=2):
@@ -69,7 +72,7 @@ class MACEngine(wiring.Component):
     o : Out(stream.Signature({"value": …, "last": 1}))
         The n_out outputs of each inference (activations, or signed scores
         for the output layer), ``last`` on the last.
-    cnt : Out(stream.Signature(COUNTS_LAYOUT))
+    cnt : Out(stream.Signature(counts_layout(params)))
         One beat per inference once its last output has left: synaptic
         operations, spikes (0) and state updates.
     """
@@ -82,7 +85,7 @@ class MACEngine(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(in_shape)),
             "o": Out(stream.Signature(data.StructLayout({"value": out_shape, "last": 1}))),
-            "cnt": Out(stream.Signature(COUNTS_LAYOUT)),
+            "cnt": Out(stream.Signature(counts_layout(p))),
         })
 
     def requantize(self, acc):
@@ -167,10 +170,11 @@ class MACEngine(wiring.Component):
                 m.d.sync += [phase.eq(Phase.MAC), j.eq(mac_j + 1)]
 
         # counters of the inference in progress; reported once its last output has left
-        syn, upd = Signal(COUNTER_BITS), Signal(COUNTER_BITS)
+        layout = counts_layout(p)
+        syn, upd = Signal(layout.size), Signal(layout.size)
         active = Signal(range(lanes + 1))
         m.d.comb += active.eq(Mux(g_q == G - 1, sizes[-1], sizes[0]))
-        syn_next, upd_next = Signal(COUNTER_BITS), Signal(COUNTER_BITS)
+        syn_next, upd_next = Signal(layout.size), Signal(layout.size)
         m.d.comb += [syn_next.eq(syn + Mux(pending, active, 0)),
                      upd_next.eq(upd + out_done)]
         report = Signal()

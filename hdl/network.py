@@ -27,7 +27,13 @@ from ..models.errors import ConfigError
 from ..models.registry import get_core
 from .skid import SkidBuffer
 
-__all__ = ["NetworkCircuit", "CIRCUIT_HANDSHAKE", "COUNTERS_LAYOUT"]
+__all__ = ["NetworkCircuit", "CIRCUIT_HANDSHAKE", "COUNTERS_LAYOUT", "network_verilog"]
+
+
+def network_verilog(cp):
+    """Deterministic Verilog of the circuit of ``cp`` (top module ``spikeforge_network``)."""
+    from .export import to_verilog
+    return to_verilog(NetworkCircuit(cp), "network", cp)
 
 #: the per-sample record on port ``c``
 COUNTERS_LAYOUT = data.StructLayout({"cycles": COUNTER_BITS, "synaptic_ops": COUNTER_BITS,
@@ -120,7 +126,7 @@ class NetworkCircuit(wiring.Component):
         # per-layer counts, joined in sample order with the cycles
         counts = []
         for n, e in enumerate(self.engines):
-            q = fifo.SyncFIFOBuffered(width=3 * COUNTER_BITS, depth=depth)
+            q = fifo.SyncFIFOBuffered(width=e.cnt.payload.shape().size, depth=depth)
             m.submodules[f"counts{n}"] = q
             m.d.comb += [q.w_data.eq(e.cnt.payload.as_value()), q.w_en.eq(e.cnt.valid),
                          e.cnt.ready.eq(q.w_rdy)]

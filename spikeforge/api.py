@@ -18,9 +18,10 @@ from .models.evaluate import evaluate
 from .models.io import read_json
 from .models.network import CODINGS, Network, load_network
 
-__all__ = ["core_parameters", "convert_model", "quantize_model", "convert_quantized", "evaluate_design",
-           "resolve_codings", "core_params", "parse_param", "core_of_file", "convert_nir", "resolve_data",
-           "load_float_model", "model_kind", "train_on", "FRONT_ENDS", "export_nir"]
+__all__ = ["core_parameters", "circuit_params", "is_design", "has_engine", "NETWORK", "convert_model",
+           "quantize_model", "convert_quantized", "evaluate_design", "resolve_codings", "core_params",
+           "parse_param", "core_of_file", "convert_nir", "resolve_data", "load_float_model", "model_kind",
+           "train_on", "FRONT_ENDS", "export_nir"]
 
 
 def resolve_codings(codings):
@@ -394,6 +395,38 @@ def core_of_file(path):
     if not isinstance(core, str):
         raise ConfigError(f"{path}: neither a network design (with 'coding') nor core parameters (with 'type')")
     return core
+
+
+def is_design(path):
+    """Whether the JSON file ``path`` is a network design (it names a ``schema``)."""
+    d = read_json(path)
+    return isinstance(d, dict) and "schema" in d
+
+
+#: the name ``generate``/``synth`` take for the circuit of a whole network design
+NETWORK = "network"
+
+
+def circuit_params(source, overrides=()):
+    """The :class:`~spikeforge.models.circuit.CircuitParams` of design ``source`` (a network
+    JSON file); ``overrides`` may set ``P=4`` or ``P=[16,4]`` (parallelism per dense layer)."""
+    from .models.circuit import CircuitParams
+    if source is None:
+        raise ConfigError("a network circuit needs --from DESIGN.json")
+    net = load_network(source)
+    P = None
+    for text in overrides:
+        name, value = parse_param(text)
+        if name != "P":
+            raise ConfigError(f"a network circuit takes one parameter, P (parallelism), not {name!r}")
+        P = tuple(value) if isinstance(value, list) else value
+    return CircuitParams(net, P)
+
+
+def has_engine(coding):
+    """Whether ``coding`` has a network engine (its designs become one circuit)."""
+    from .models.registry import get_core
+    return get_core(coding).engine is not None
 
 
 def core_parameters(core):

@@ -18,8 +18,8 @@ import warnings
 
 import click
 
-from .models.errors import Interrupted, SpikeforgeError, SpikeforgeWarning, ToolError
 from .models.convert import RATE_NORMS
+from .models.errors import ConfigError, Interrupted, SpikeforgeError, SpikeforgeWarning, ToolError
 from .models.registry import CORES
 from .synth.targets import DEFAULT_TARGET, TARGET_NAMES, get_target
 
@@ -273,20 +273,26 @@ def report(dataset, data, input_range, out_dir, quick, golden_only, network_data
               help="Verilog file ('-': standard output). An existing regular file is replaced "
                    "(keeping its mode); links and special files are refused.")
 def generate(core, params, source, layer, output):
-    """Generate the Verilog of CORE (see `spikeforge cores`; its parameters: `cores --params CORE`).
+    """Generate the Verilog of CORE (see `spikeforge cores`; its parameters: `cores --params CORE`),
+    or of a whole network: `generate network --from DESIGN.json [--param P=4]`.
 
     Every parameter has a documented default (see the core's parameter class),
     so `spikeforge generate fs -o fs.v` works as is. The output is
-    deterministic; the top module is spikeforge_CORE.
+    deterministic; the top module is spikeforge_CORE (spikeforge_network).
     """
-    from .api import core_params
+    from .api import NETWORK, circuit_params, core_params
     from .hdl import generate_verilog
     from .models.io import atomic_write_text, check_output_file
 
     if output != "-":
         check_output_file(output)
-    p = core_params(core, overrides=params, source=source, layer=layer)
-    text = generate_verilog(core, p)
+    if core == NETWORK:
+        from .hdl.network import network_verilog
+        if layer is not None:
+            raise ConfigError("--layer applies to one layer core, not to a network circuit")
+        text = network_verilog(circuit_params(source, params))
+    else:
+        text = generate_verilog(core, core_params(core, overrides=params, source=source, layer=layer))
     if output == "-":
         click.echo(text, nl=False)
     else:
@@ -305,25 +311,36 @@ def generate(core, params, source, layer, output):
 @click.option("--dsp", is_flag=True, help="iCE40: map multipliers to SB_MAC16 DSPs (synth_ice40 -dsp).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def synth(core, target, params, source, layer, dsp, as_json):
-    """Synthesize CORE (or a design / parameter JSON file) with Yosys and nextpnr
-    (YoWASP) and print area and Fmax.
+    """Synthesize CORE, a core parameter JSON file, or a network design: `synth DESIGN.json`
+    is the whole network as one circuit (`--param P=4` sets its parallelism; `--layer N`
+    synthesizes one layer core instead). Prints area and Fmax.
 
     iCE40: the core sits in a 4-pin harness (serial inputs, XOR-reduced
     outputs), measured alone as well. ECP5: out of context. cmos: Yosys's
     transistor estimate. The first call of each YoWASP tool compiles it
     (~30 s); results are cached by the hash of the Verilog and tool versions.
     """
-    from .api import core_of_file, core_params
-    from .models.errors import ConfigError
-    from .synth.core import synth_core
+    from .api import NETWORK, circuit_params, core_of_file, core_params, has_engine, is_design
+    from .synth.core import synth_core, synth_network
 
+    progress = Progress(quiet=as_json)
     if core.endswith(".json"):                  # spikeforge synth design.json
         if source is not None:
             raise ConfigError("give the JSON file either as CORE or with --from, not both")
         source, core = core, core_of_file(core)
-    p = core_params(core, overrides=params, source=source, layer=layer)
-    progress = Progress(quiet=as_json)
-    r = synth_core(core, p, target, dsp=dsp, progress=progress)
+        design = is_design(source)
+        if design and layer is None and has_engine(core):
+            core = NETWORK
+        elif design and layer is None:
+            progress(f"coding {core!r} has no network engine yet: synthesizing its first layer core "
+                     "(--layer N picks another)")
+    if core == NETWORK:
+        if layer is not None:
+            raise ConfigError("--layer applies to one layer core, not to a network circuit")
+        r = synth_network(circuit_params(source, params), target, dsp=dsp, progress=progress)
+    else:
+        p = core_params(core, overrides=params, source=source, layer=layer)
+        r = synth_core(core, p, target, dsp=dsp, progress=progress)
     if as_json:
         click.echo(json.dumps(r.to_dict(), indent=1))
         return
