@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .activations import get_activation
 from .base import check_choice, check_int, check_int_array, signed_bits
 from .errors import ConfigError, warn
 from .inputs import read_npz
@@ -49,6 +50,7 @@ __all__ = ["FloatNet", "from_sklearn", "from_npz", "quantize", "to_coding", "con
            "check_quantize_options", "check_coding_options", "quantize_inputs",
            "calibrate_rate", "LIF_THRESHOLD_GRID", "RATE_NORMS"]
 
+RELU = "relu"
 LIF_SEARCH_SAMPLES = 512
 #: spike-value rules of the rate codings: max norm, robust norm, Rate Norm Layer
 RATE_NORMS = ("max", "robust", "rnl")
@@ -59,13 +61,18 @@ RNL_LAMBDAS = (0.001, 0.003, 0.01, 0.03, 0.1)
 
 @dataclass(frozen=True)
 class FloatNet:
-    """A trained float ReLU network: dense layers (W of shape (n_out, n_in), b)
-    with ReLU between them and linear logits at the end; optional max-pool
-    stages given as ``(index_before_which, MaxPool)``."""
+    """A trained float network: dense layers (W of shape (n_out, n_in), b) with
+    ReLU between them and linear logits at the end; optional max-pool stages
+    given as ``(index_before_which, MaxPool)``. ``activations`` names the
+    activation of each hidden layer (:data:`~spikeforge.models.activations.ACTIVATIONS`;
+    omitted: ReLU everywhere). Only ReLU networks quantize to the integer ANN
+    (:func:`quantize`); others convert to FS/AMOS with fitted tables
+    (:func:`~spikeforge.models.convert_act.convert_activation_net`)."""
 
     weights: tuple
     biases: tuple
     pools: tuple = ()
+    activations: tuple = ()
 
     def __post_init__(self):
         if len(self.weights) == 0:
@@ -94,6 +101,12 @@ class FloatNet:
             bs.append(b)
         object.__setattr__(self, "weights", tuple(ws))
         object.__setattr__(self, "biases", tuple(bs))
+        acts = tuple(self.activations) or (RELU,) * (len(ws) - 1)
+        if len(acts) != len(ws) - 1:
+            raise ConfigError(f"activations: {len(ws) - 1} hidden layers but {len(acts)} activations")
+        for a in acts:
+            get_activation(a)
+        object.__setattr__(self, "activations", acts)
         pools = dict(self.pools)
         n = ws[0].shape[1] if 0 not in pools else pools[0].n_in
         for i, w in enumerate(ws):
@@ -120,9 +133,14 @@ class FloatNet:
             z = a @ w.T + b
             if i == len(self.weights) - 1:
                 return hidden, z
-            a = np.maximum(z, 0.0)
+            a = np.maximum(z, 0.0) if self.activations[i] == RELU else get_activation(self.activations[i])(z)
             hidden.append(a)
         raise AssertionError("unreachable")
+
+    @property
+    def is_relu(self):
+        """Every hidden layer is ReLU (the network quantizes to the integer ANN)."""
+        return all(a == RELU for a in self.activations)
 
 
 def from_sklearn(model) -> FloatNet:
@@ -283,6 +301,10 @@ def quantize(model, calib_x, *, input_bits=8, act_bits=8, w_bits=8, calibration=
     """Calibrate and quantize a float ReLU network into the integer ANN (coding 'ann')."""
     fnet = _as_floatnet(model)
     check_quantize_options(input_bits, act_bits, w_bits, calibration, percentile)
+    if not fnet.is_relu:
+        raise ConfigError(f"only ReLU networks quantize to the integer ANN; this one has activations "
+                          f"{', '.join(fnet.activations)} (convert it to fs or amos with "
+                          f"convert_activation_net)")
     x = _check_calibration_data(fnet, calib_x)
     xq = quantize_inputs(x, input_bits)
     delta_in = 1.0 / ((1 << input_bits) - 1)

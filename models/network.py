@@ -276,8 +276,23 @@ class Network:
 
     def _mac_params(self, i):
         l = self.layers[i]
-        return MACParams(weights=l.weights, bias=l.bias, shift=l.shift, in_bits=self.in_bits(i),
+        in_bits, in_signed = self.in_bits(i), False
+        prev = self._prev_neuron(i)
+        if prev is not None:            # fitted FS/AMOS tables: the inputs are the neurons' outputs
+            lo, hi = prev.y_interval
+            if lo < 0 or hi >= 1 << in_bits:
+                in_signed = lo < 0
+                in_bits = signed_bits(lo, hi) if in_signed else max(1, hi.bit_length())
+        return MACParams(weights=l.weights, bias=l.bias, shift=l.shift, in_bits=in_bits, in_signed=in_signed,
                          w_bits=self.w_bits, out_bits=l.out_bits)
+
+    def _prev_neuron(self, i):
+        """The neuron parameter object (fs/amos) feeding layer i, if the coding has one there."""
+        for k in range(i - 1, -1, -1):
+            if isinstance(self.layers[k], Dense):
+                p = self._cores.get(k)
+                return p if hasattr(p, "y_interval") else None
+        return None
 
     def with_coding(self, coding, options=None, cores=None):
         """The same integer network in another coding (cores: per-layer dicts)."""
