@@ -205,19 +205,32 @@ def write_nir(net: Network, path, dt=DEFAULT_DT):
 # ------------------------------------------------------------------ reading
 
 def _check_hdf5(f, path):
-    """Refuse datasets beyond the element limit or the unpacked-size limit before anything is read."""
+    """Refuse links to other files, external data, and datasets beyond the element limit or the
+    unpacked-size limit, before anything is read."""
     import h5py
     cap, cap_bytes, total = limit("array_elements"), limit("file_mb") << 20, [0]
 
-    def visit(name, obj):
-        if isinstance(obj, h5py.Dataset):
-            n = math.prod(obj.shape) if obj.shape else 1
-            if n > cap:
-                raise limit_error("array_elements", f"{path}: {name} of shape {obj.shape}", n)
-            total[0] += n * max(1, obj.dtype.itemsize)
-            if total[0] > cap_bytes:
-                raise limit_error("file_mb", f"{path}: the graph unpacked", math.ceil(total[0] / (1 << 20)))
-    f.visititems(visit)
+    def link(name, lnk):                        # nothing outside this file is ever opened
+        if isinstance(lnk, h5py.ExternalLink):
+            return ConfigError(f"{path}: {name} links to another file ({lnk.filename}); not a NIR graph")
+        return None
+
+    def visit(name, obj):                       # a returned error stops the walk (raised below)
+        if not isinstance(obj, h5py.Dataset):
+            return None
+        if obj.is_virtual or obj.external:
+            return ConfigError(f"{path}: dataset {name} keeps its data in other files; not a NIR graph")
+        n = math.prod(obj.shape) if obj.shape else 1
+        if n > cap:
+            return limit_error("array_elements", f"{path}: {name} of shape {obj.shape}", n)
+        total[0] += n * max(1, obj.dtype.itemsize)
+        if total[0] > cap_bytes:
+            return limit_error("file_mb", f"{path}: the graph unpacked", math.ceil(total[0] / (1 << 20)))
+        return None
+    for walk, func in ((f.visititems_links, link), (f.visititems, visit)):
+        problem = walk(func)
+        if problem is not None:
+            raise problem
 
 
 def read_nir(path):

@@ -207,6 +207,16 @@ def bad_nir_files(tmp_path):
     with h5py.File(p, "w") as f:
         f.create_dataset("x", data=np.ones(3))
     out.append(("HDF5 without a graph", p, "no 'node' group"))
+    p = tmp_path / "extlink.nir"
+    with h5py.File(p, "w") as f:
+        f.create_group("node")
+        f["node/nodes"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/")
+    out.append(("link to another file", p, "links to another file"))
+    (tmp_path / "raw.bin").write_bytes(bytes(80))
+    p = tmp_path / "extdata.nir"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("node/w", shape=(10,), dtype="f8", external=[(str(tmp_path / "raw.bin"), 0, 80)])
+    out.append(("data in another file", p, "keeps its data in other files"))
     out.append(("truncated", raw("trunc", open(graph_file("g0", good), "rb").read()[:300]), "not a readable NIR"))
     g = _lif_graph()
     g.nodes["fc1"].weight[0, 0] = np.nan
