@@ -22,13 +22,31 @@ BASE = {"x_bits": 6}
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  scheduler_port=0) as c:
-        yield c
+def cluster(tmp_path_factory):
+    """Two worker processes with a synthesis cache of their own (``cluster.cache``)."""
+    cache = tmp_path_factory.mktemp("worker-cache")
+    old = os.environ.get("SPIKEFORGE_CACHE")
+    os.environ["SPIKEFORGE_CACHE"] = str(cache)          # inherited by the worker processes
+    try:
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None, scheduler_port=0) as c:
+            c.cache = cache
+            if old is None:
+                del os.environ["SPIKEFORGE_CACHE"]
+            else:
+                os.environ["SPIKEFORGE_CACHE"] = old
+            yield c
+    finally:
+        if old is None:
+            os.environ.pop("SPIKEFORGE_CACHE", None)
+        else:
+            os.environ["SPIKEFORGE_CACHE"] = old
 
 
-def test_dask_sweep_equals_local_sweep_row_for_row(cluster, tmp_path):
+def test_dask_sweep_equals_local_sweep_row_for_row(cluster, tmp_path, monkeypatch):
+    """Same rows, same tables byte for byte, and the same synthesis cache keys (each side
+    computes into an empty cache of its own)."""
+    monkeypatch.setenv("SPIKEFORGE_CACHE", str(tmp_path / "local-cache"))
     local = run_sweep("fs", AXES, "cmos", str(tmp_path / "local.csv"), base=BASE, jobs=2)
     dask = run_sweep("fs", AXES, "cmos", str(tmp_path / "dask.csv"), base=BASE,
                      scheduler=cluster.scheduler_address)
@@ -37,6 +55,10 @@ def test_dask_sweep_equals_local_sweep_row_for_row(cluster, tmp_path):
     assert dask == local
     for ext in ("csv", "jsonl"):
         assert (tmp_path / f"dask.{ext}").read_bytes() == (tmp_path / f"local.{ext}").read_bytes()
+    entries = lambda folder: sorted(n for n in os.listdir(folder / "synth") if not n.endswith(".lock"))
+    keys = entries(tmp_path / "local-cache")
+    assert len(keys) == len(AXES["K"])
+    assert entries(cluster.cache) == keys
 
 
 def test_cli_sweep_on_the_cluster(cluster, tmp_path, capsys):
