@@ -19,6 +19,7 @@ from .models.amos import AMOSParams, amos_golden
 from .models.ann import MACParams, ann_golden
 from .models.convert import FloatNet, from_npz, from_sklearn, quantize, quantize_inputs, to_coding
 from .models.datasets import load_dataset, train_reference
+from .models.userdata import UserData, load_data
 from .models.errors import ConfigError, SimulationMismatch, SpikeforgeError, ToolError, WidthError
 from .models.evaluate import Evaluation, evaluate
 from .models.fs import FSParams, fs_golden
@@ -34,7 +35,7 @@ __all__ = [
     "FSParams", "fs_golden", "AMOSParams", "amos_golden", "TTFSParams", "ttfs_golden", "ttfs_ticks",
     "LIFParams", "lif_golden", "LFSRParams", "rate_encode", "IFParams", "if_golden",
     "MACParams", "ann_golden", "FloatNet", "from_npz", "from_sklearn", "quantize", "quantize_inputs",
-    "to_coding", "load_dataset", "train_reference", "Dense", "MaxPool", "Network", "layer_params",
+    "to_coding", "load_dataset", "train_reference", "load_data", "UserData", "Dense", "MaxPool", "Network", "layer_params",
     "load_network", "save_network", "run_network", "Evaluation", "evaluate",
     "SpikeforgeError", "ConfigError", "WidthError", "ToolError", "SimulationMismatch",
 ]
