@@ -544,7 +544,8 @@ def from_nir(graph, *, name="nir", input_bits=8, w_bits=8, act_bits=8, time_step
             a = dt / tau
             if np.any(a >= 1):
                 raise ConfigError(f"{where}: node {nname!r}: time step {dt:g} s is not below tau "
-                                  f"({tau.min():g} s): the discrete leak would be negative")
+                                  f"({tau.min():g} s): the discrete leak would be zero or negative; give "
+                                  "the simulator's time step with --nir-dt (Norse: 0.001)")
             lams.append(1 - a)
     shifts = None
     if leaky:

@@ -153,6 +153,22 @@ def test_if_graph_sinabs_style_imports_into_if():
     assert net.coding == if_coding and "subtracts the threshold" in msg and "constant current" in msg
 
 
+def test_norse_style_graph_needs_its_time_step():
+    """Norse writes r = 1 and τ = 1/tau_mem_inv (10 ms); its default step is 1 ms."""
+    n = 3
+    nodes = {"input": nir.Input(input_type=np.array([4])),
+             "l0": nir.Affine(weight=np.ones((n, 4)), bias=np.zeros(n)),
+             "n0": nir.LIF(tau=np.full(n, 0.01), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.ones(n),
+                           v_reset=np.zeros(n)),
+             "output": nir.Output(output_type=np.array([n]))}
+    names = list(nodes)
+    g = nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])))
+    with pytest.raises(ConfigError, match="--nir-dt"):
+        network_from_graph(g)
+    net, msg = _import(g, dt=1e-3)
+    assert net.meta["nir"]["dt"] == 1e-3 and "0.9" in msg                 # leak 1 − dt/τ = 0.9
+
+
 def test_foreign_import_then_export_round_trips(tmp_path):
     net, _ = _import(_lif_graph(seed=3))
     write_nir(net, tmp_path / "a.nir")
