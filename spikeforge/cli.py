@@ -172,19 +172,23 @@ def convert(model, dataset, data, input_range, codings, input_bits, act_bits, w_
 
 @cli.command()
 @click.argument("design", type=click.Path(dir_okay=False))
-@click.option("--nir", "nir_out", required=True, metavar="FILE.nir", help="Write the design as a NIR graph.")
+@click.option("--nir", "as_nir", is_flag=True, required=True,
+              help="Write a NIR graph (the one export format; required so that the command says what it writes).")
+@click.option("-o", "--output", "nir_out", required=True, metavar="FILE.nir", help="The file to write.")
 @click.option("--dt", type=float, default=None, metavar="SECONDS",
               help="Time step the NIR neuron nodes' τ and r are stated for (default 0.001).")
-def export(design, nir_out, dt):
-    """Export a network design JSON to another format: --nir FILE writes a NIR graph
-    (Affine nodes with the integer weights, IF/LIF nodes for the rate codings, the
+def export(design, as_nir, nir_out, dt):
+    """Export a network design JSON: `spikeforge export --nir DESIGN.json -o net.nir` writes a
+    NIR graph (Affine nodes with the integer weights, IF/LIF nodes for the rate codings, the
     spikeforge facts under the metadata key 'spikeforge'; see docs/frontends.md)."""
     from .api import export_nir
+    from .models.errors import ConfigError
     from .models.io import check_output_file
 
+    if not as_nir:
+        raise ConfigError("say which format to write: --nir")
     check_output_file(nir_out)
     if dt is not None and not (dt > 0 and dt < float("inf")):
-        from .models.errors import ConfigError
         raise ConfigError(f"--dt must be a positive number of seconds, not {dt}")
     net = export_nir(design, nir_out, dt)
     click.echo(f"wrote {nir_out}: {net.name} ({net.coding}, {len(net.dense_indices)} dense layers)", err=True)
@@ -412,6 +416,31 @@ def sweep(core, axes, params, target, dsp, cosim, jobs, scheduler, out_csv):
     if bad:
         raise ConfigError(f"{len(bad)} sweep point(s) failed, first: {bad[0]['params']}: {bad[0]['error']}")
 
+
+
+@cli.command()
+@click.option("--out", "out_dir", default="spikeforge-reproduce", show_default=True,
+              help="Folder for reproduce.md and reproduce.json.")
+@click.option("--only", "only", multiple=True, metavar="SECTION",
+              help="Measure only these sections (repeatable or comma-separated): fs_fit, spikes, "
+                   "amos_units, nets, ttfs, rate, cosim.")
+@click.option("--quick", is_flag=True, help="Short sweeps (fewer K, Q, T and trials; no K = 40 co-simulation).")
+@click.option("--no-cosim", is_flag=True, help="Skip the co-simulation of the fitted tables.")
+@click.option("--force", is_flag=True, help="Replace a previous reproduction's files in a folder holding "
+                                            "other files too.")
+def reproduce(out_dir, only, quick, no_cosim, force):
+    """Measure the papers' claims this package can test and write them side by side with the
+    papers' figures, each with its command and the reason for any difference."""
+    from .models.io import check_output_dir
+    from .report.reproduce import MANIFEST, write_reproduction
+    sections = [p.strip() for o in only for p in o.split(",") if p.strip()] or None
+    check_output_dir(out_dir, MANIFEST, force)
+    paths, data = write_reproduction(out_dir, sections, quick=quick, cosim=not no_cosim, force=force,
+                                     progress=Progress())
+    for sec in data["sections"]:
+        for c in sec["claims"]:
+            click.echo(f"{c['id']:18s} paper: {c['paper'][:50]:50s} ours: {c['ours'][:70]}")
+    click.echo(f"written: {', '.join(paths)} in {data['wall_s']} s")
 
 def _on_signal(signum, frame):
     raise Interrupted(signum)

@@ -66,11 +66,26 @@ def test_cli_export_and_convert_back(iris_nets, tmp_path, capsys):
     from spikeforge.models.network import save_network
     for c in codings():
         save_network(iris_nets[c], tmp_path / f"{c}.json")
-        assert main(["export", str(tmp_path / f"{c}.json"), "--nir", str(tmp_path / f"{c}.nir")]) == 0
+        assert main(["export", "--nir", str(tmp_path / f"{c}.json"), "-o", str(tmp_path / f"{c}.nir")]) == 0
         assert main(["convert", "--model", str(tmp_path / f"{c}.nir"), "--out", str(tmp_path / "back")]) == 0
         back = load_network(tmp_path / "back" / f"{iris_nets[c].name}-{c}.json")
         assert back == iris_nets[c]
     capsys.readouterr()
+
+
+def test_export_bad_inputs(iris_nets, tmp_path, capsys):
+    from spikeforge.models.network import save_network
+    save_network(iris_nets["lif"], tmp_path / "d.json")
+    (tmp_path / "folder.nir").mkdir()
+    for args, fragment in ((["--nir", str(tmp_path / "missing.json"), "-o", str(tmp_path / "x.nir")], "no such file"),
+                           ([str(tmp_path / "d.json"), "-o", str(tmp_path / "x.nir")], "--nir"),
+                           (["--nir", str(tmp_path / "d.json")], "-o"),
+                           (["--nir", str(tmp_path / "d.json"), "-o", str(tmp_path / "folder.nir")], "folder"),
+                           (["--nir", str(tmp_path / "d.json"), "-o", str(tmp_path / "x.nir"), "--dt", "0"], "--dt")):
+        code = main(["export", *args])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and err.startswith("error: ") and fragment in err, (args, err)
+    assert not (tmp_path / "x.nir").exists()
 
 
 def test_edited_affine_is_refused(iris_nets, tmp_path):
