@@ -24,7 +24,8 @@ Procedure (:func:`fit_amos`), deterministic for a seed:
    that holds the table's largest magnitude); the input x (and x') is
    ⌊x / 2^−x_frac_bits⌋; T and h are integers in units of step_c·step_x (so that
    u_i is an integer: their widths follow, recorded in the table). d is
-   refitted on the quantized spikes first. Then ``qat_steps`` of
+   refitted on the quantized spikes first, rounded and improved by exact
+   integer coordinate descent. Then ``qat_steps`` of
    quantization-aware fine-tuning (straight-through estimator); the better
    integer unit is kept. f̂ = y·step_d.
 
@@ -46,7 +47,7 @@ from .activations import ACTIVATIONS, get_activation
 from .amos import MAX_K, AMOSParams, amos_golden
 from .base import check_int, signed_bits
 from .errors import ConfigError
-from .fit_common import Adam, Q_RANGE, check_positive, error_stats, triangle, weighted_lstsq
+from .fit_common import Adam, Q_RANGE, check_positive, error_stats, integer_lstsq, triangle, weighted_lstsq
 
 __all__ = ["AMOSFitSpec", "AMOSFit", "fit_amos", "naive_amos", "amos_forward", "TWO_INPUT", "amos_targets"]
 
@@ -258,9 +259,11 @@ def _quantize(X, y, w, C, T, H, d, spec):
     g = sc * sx
     kT, kH = _qint(T, g), np.tril(_qint(H, g), -1)
     Xq = np.floor(X / sx) * sx
-    dr = _refit_d(Xq, y, w, kC * sc, kT * g, kH * g)
+    Z, _ = amos_forward(Xq, kC * sc, kT * g, kH * g)
+    dr = weighted_lstsq(Z, y, w)
     sd = _block_step(dr, spec.Q)
-    kd = _qint(dr, sd, spec.Q)
+    top = (1 << (spec.Q - 1)) - 1
+    kd = integer_lstsq(Z, y, w, sd, _qint(dr, sd, spec.Q), -top - 1, top)
     return (kC, kT, kH, kd), (sx, sc, sd)
 
 

@@ -20,7 +20,8 @@ Procedure (:func:`fit_fs`), deterministic for a seed:
    loss is kept, and d is refitted by least squares.
 2. Quantization to Q bits (§1.5): every entry to the grid k·2^(4−Q),
    k a signed Q-bit integer (:func:`~spikeforge.models.fit_common.to_grid`);
-   d refitted on the quantized spikes and quantized. Then ``qat_steps`` of
+   d refitted on the quantized spikes, rounded, and improved by exact integer
+   coordinate descent (:func:`~spikeforge.models.fit_common.integer_lstsq`). Then ``qat_steps`` of
    quantization-aware fine-tuning (forward pass with the quantized tables,
    gradients to the real ones: the straight-through estimator); the better of
    the two quantized tables is kept.
@@ -44,11 +45,12 @@ import numpy as np
 
 from .activations import get_activation
 from .base import check_int, signed_bits
-from .fit_common import (Adam, Q_RANGE, check_positive, error_stats, grid_step, loss_grid, to_grid,
-                         triangle, weighted_lstsq)
+from .fit_common import (Adam, Q_RANGE, check_positive, error_stats, grid_step, integer_lstsq, loss_grid,
+                         to_grid, triangle, weighted_lstsq)
 from .fs import MAX_K, FSParams, fs_golden
 
-__all__ = ["FSFitSpec", "FSFit", "fit_fs", "naive_fs", "fs_forward", "fs_error", "EVAL_POINTS"]
+__all__ = ["FSFitSpec", "FSFit", "fit_fs", "quantize_tables", "naive_fs", "fs_forward", "fs_error",
+           "EVAL_POINTS"]
 
 #: points of the evaluation grid on the fitting interval (errors are measured there)
 EVAL_POINTS = 20001
@@ -208,10 +210,13 @@ def _starts(lo, hi, K, rng):
 
 
 def _quantize(x, y, w, T, h, Q):
-    """Integer tables: T, h to the grid, d refitted on the quantized spikes, then to the grid."""
+    """Integer tables: T, h to the grid, d refitted on the quantized spikes, rounded to the grid
+    and improved by integer coordinate descent."""
     step = grid_step(Q)
     Tq, hq = to_grid(T, Q), to_grid(h, Q)
-    dq = to_grid(_refit_d(x, y, w, Tq * step, hq * step), Q)
+    Z, _ = fs_forward(x, Tq * step, hq * step)
+    top = (1 << (Q - 1)) - 1
+    dq = integer_lstsq(Z, y, w, step, to_grid(weighted_lstsq(Z, y, w), Q), -top - 1, top)
     return Tq, hq, dq
 
 
@@ -264,14 +269,7 @@ def fit_fs(spec: FSFitSpec | None = None, **kw) -> FSFit:
         if best is None or loss < best[0]:
             best = (loss, name, T, h, d)
     loss, start, T, h, d = best
-    step = grid_step(spec.Q)
-    candidates = [_quantize(x, y, w, T, h, spec.Q)]
-    if spec.qat_steps:
-        Tf, hf, df = _train(x, y, w, [T.copy(), h.copy(), d.copy()], spec.qat_steps, spec.lr / 3,
-                            spec.width, Q=spec.Q)
-        candidates.append(_quantize(x, y, w, Tf, hf, spec.Q))
-    losses = [_loss(x, y, w, *(c * step for c in cand)) for cand in candidates]
-    Tq, hq, dq = candidates[int(np.argmin(losses))]
+    (Tq, hq, dq), qloss, qat_kept = quantize_tables(spec, T, h, d)
     nT, nh, nd = naive_fs(spec.activation, spec.K)
     return FSFit(spec=spec, interval=act.interval, main=act.main,
                  T=tuple(map(int, Tq)), h=tuple(map(int, hq)), d=tuple(map(int, dq)),
@@ -279,5 +277,23 @@ def fit_fs(spec: FSFitSpec | None = None, **kw) -> FSFit:
                  error=fs_error(Tq, hq, dq, spec.Q, spec.activation),
                  error_real=_real_error(T, h, d, spec.activation),
                  error_naive=_real_error(nT, nh, nd, spec.activation), start=start,
-                 history={"loss_real": loss, "loss_quantized": min(losses),
-                          "qat_kept": bool(int(np.argmin(losses)) == 1)})
+                 history={"loss_real": loss, "loss_quantized": qloss, "qat_kept": qat_kept})
+
+
+def quantize_tables(spec: FSFitSpec, T, h, d):
+    """Step 2 of the fit for real tables T, h, d: the integer tables at ``spec.Q`` (rounded, and
+    after ``spec.qat_steps`` of quantization-aware fine-tuning; the better one). Returns
+    ((T, h, d) int arrays, its weighted loss, whether the fine-tuned one was kept)."""
+    act = get_activation(spec.activation)
+    x, w = loss_grid(*act.interval, spec.points, act.main, act.main_weight)
+    y = act(x)
+    T, h, d = (np.asarray(v, dtype=np.float64) for v in (T, h, d))
+    step = grid_step(spec.Q)
+    candidates = [_quantize(x, y, w, T, h, spec.Q)]
+    if spec.qat_steps:
+        Tf, hf, df = _train(x, y, w, [T.copy(), h.copy(), d.copy()], spec.qat_steps, spec.lr / 3,
+                            spec.width, Q=spec.Q)
+        candidates.append(_quantize(x, y, w, Tf, hf, spec.Q))
+    losses = [_loss(x, y, w, *(c * step for c in cand)) for cand in candidates]
+    k = int(np.argmin(losses))
+    return candidates[k], losses[k], k == 1
