@@ -417,6 +417,31 @@ def sweep(core, axes, params, target, dsp, cosim, jobs, scheduler, out_csv):
         raise ConfigError(f"{len(bad)} sweep point(s) failed, first: {bad[0]['params']}: {bad[0]['error']}")
 
 
+
+@cli.command()
+@click.option("--out", "out_dir", default="spikeforge-reproduce", show_default=True,
+              help="Folder for reproduce.md and reproduce.json.")
+@click.option("--only", "only", multiple=True, metavar="SECTION",
+              help="Measure only these sections (repeatable or comma-separated): fs_fit, spikes, "
+                   "amos_units, nets, ttfs, rate, cosim.")
+@click.option("--quick", is_flag=True, help="Short sweeps (fewer K, Q, T and trials; no K = 40 co-simulation).")
+@click.option("--no-cosim", is_flag=True, help="Skip the co-simulation of the fitted tables.")
+@click.option("--force", is_flag=True, help="Replace a previous reproduction's files in a folder holding "
+                                            "other files too.")
+def reproduce(out_dir, only, quick, no_cosim, force):
+    """Measure the papers' claims this package can test and write them side by side with the
+    papers' figures, each with its command and the reason for any difference."""
+    from .models.io import check_output_dir
+    from .report.reproduce import MANIFEST, write_reproduction
+    sections = [p.strip() for o in only for p in o.split(",") if p.strip()] or None
+    check_output_dir(out_dir, MANIFEST, force)
+    paths, data = write_reproduction(out_dir, sections, quick=quick, cosim=not no_cosim, force=force,
+                                     progress=Progress())
+    for sec in data["sections"]:
+        for c in sec["claims"]:
+            click.echo(f"{c['id']:18s} paper: {c['paper'][:50]:50s} ours: {c['ours'][:70]}")
+    click.echo(f"written: {', '.join(paths)} in {data['wall_s']} s")
+
 def _on_signal(signum, frame):
     raise Interrupted(signum)
 
