@@ -113,3 +113,14 @@ def test_sigmoid_and_gelu_nets_agree(digits):
                                         digits.x_test, digits.y_test)
             assert r["agreement"] >= 0.97, (act, coding, r)
             assert r["outside_interval"] == [0.0] or r["outside_interval"][0] < 0.01
+
+
+@pytest.mark.parametrize("coding", ["fs", "amos"])
+def test_network_file_round_trip(swish_net, digits, coding, tmp_path):
+    from spikeforge.models.network import load_network, save_network
+    net = convert_activation_net(swish_net, digits.x_train, coding)
+    save_network(net, tmp_path / "n.json")
+    back = load_network(tmp_path / "n.json")
+    assert back.to_dict() == net.to_dict()
+    xq = quantize_inputs(digits.x_test[:50], 8)
+    np.testing.assert_array_equal(run_network(back, xq).scores, run_network(net, xq).scores)
