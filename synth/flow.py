@@ -111,6 +111,7 @@ class Plan:
         """
         tools = sorted({c[0] for c in self.commands})
         exes = {t: tool_path(t) for t in tools}          # check every tool before starting
+        tool_timeout()                                   # and a bad time limit, cached or not
         root = synth_cache()
         name = f"{self.top}-{self.target}-{self.key()}"
         final = root / name

@@ -103,7 +103,10 @@ def test_first_crossing_against_dense_sampling(data):
         if len(hit) and grid[hit[0]] < 11.9:
             assert got[i] == pytest.approx(grid[hit[0]], abs=1e-3)
         elif got[i] < 11.9:
-            pytest.fail(f"crossing at {got[i]} not seen by sampling")
+            # a touch that the grid cannot see (V reaches ϑ exactly at a kink and turns down)
+            v = got[i] + (np.maximum(got[i] - t_in[0], 0) * J[i]).sum()
+            if abs(v - theta[i]) > 1e-6:
+                pytest.fail(f"crossing at {got[i]} not seen by sampling")
 
 
 @settings(max_examples=80, deadline=None, derandomize=True)
