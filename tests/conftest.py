@@ -41,8 +41,11 @@ SIMULATORS = simulator_params()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Say how many long tests the default run left out, and how to run them."""
+    """Say that the default run leaves the long tests out, and how to run them (with xdist the
+    workers deselect, so the count is known only without it)."""
+    if "not slow" not in (config.option.markexpr or ""):
+        return
     slow = [r for r in terminalreporter.stats.get("deselected", []) if "slow" in getattr(r, "keywords", {})]
-    if slow:
-        terminalreporter.write_line(f"{len(slow)} slow test(s) deselected by the default '-m \"not slow\"'; "
-                                    "run them with: python -m pytest -m slow -n auto")
+    count = f"{len(slow)} " if slow else ""
+    terminalreporter.write_line(f"{count}slow test(s) deselected by the default '-m \"not slow\"'; "
+                                "run them with: python -m pytest -m slow -n auto")
