@@ -353,9 +353,3 @@ def output_folder(path, *, manifest=None, force=False):
         if created:
             with contextlib.suppress(OSError):
                 os.rmdir(path)          # only if empty
-
-
-def check_writable(path):
-    """Backwards-compatible name of :func:`check_output_dir` without a manifest."""
-    check_output_dir(path)
-

@@ -507,7 +507,6 @@ def from_nir(graph, *, name="nir", input_bits=8, w_bits=8, act_bits=8, time_step
                           "one kind per network is supported")
     leaky = kinds == {"lif"}
     coding = by_leak[leaky]
-    core = get_core(coding)
     for lname, _W, _b, nname, nrn in layers[:-1]:
         if isinstance(nrn, (nir.LI, nir.CubaLI, nir.I)):
             raise ConfigError(f"{where}: hidden node {nname!r} is a non-spiking {type(nrn).__name__}; only the "

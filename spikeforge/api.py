@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 
 from .models.base import check_int
-from .models.convert import (check_coding_options, check_quantize_options, from_npz, quantize,
-                             quantize_inputs, to_coding)
+from .models.convert import (check_coding_options, check_quantize_options, quantize, quantize_inputs,
+                             to_coding)
 from .models.datasets import DATASETS, load_dataset, train_reference
 from .models.errors import ConfigError
 from .models.evaluate import evaluate
