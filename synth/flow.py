@@ -65,19 +65,20 @@ _VERSIONS = {}
 
 
 def tool_versions(tools):
-    """First line of ``--version`` of each tool (cached per process)."""
+    """The last line of each tool's version output, cached per process and per executable
+    (a tool chosen through the environment, e.g. ``YOSYS``, has its own entry)."""
     out = {}
     for t in tools:
-        if t not in _VERSIONS:
-            exe = tool_path(t)
+        exe = tool_path(t)
+        if exe not in _VERSIONS:
             flag = "-V" if t == "yosys" else "--version"
             p = run_tool([exe, flag], name=t, timeout=tool_timeout(600))
             if p.returncode != 0:
                 raise ToolError(f"{t}: '{exe} {flag}' failed (exit {p.returncode}): "
                                 f"{(p.stdout + p.stderr).strip()[-300:]}")
             lines = [l for l in (p.stdout + p.stderr).splitlines() if l.strip() and "Preparing" not in l]
-            _VERSIONS[t] = lines[-1].strip() if lines else "unknown"
-        out[t] = _VERSIONS[t]
+            _VERSIONS[exe] = lines[-1].strip() if lines else "unknown"
+        out[t] = _VERSIONS[exe]
     return out
 
 

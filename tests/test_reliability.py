@@ -387,3 +387,14 @@ def test_huge_float_input_is_named_not_wrapped():
     from spikeforge.models.errors import ConfigError
     with pytest.raises(ConfigError, match=r"^x holds 1e\+30, beyond the int64 range$"):
         fs_golden(FSParams.relu(K=8, x_bits=12), np.array([1e30]))
+
+
+def test_tool_versions_follow_the_executable(tmp_path, monkeypatch):
+    """A tool chosen through the environment has its own version (and so its own cache keys):
+    a fake Yosys seen earlier in the process must not stand in for the real one later."""
+    from spikeforge.synth.flow import tool_versions
+    real = tool_versions(["yosys"])["yosys"]
+    monkeypatch.setenv("YOSYS", _fake_tool(tmp_path, "other-yosys", 'echo "Yosys 9.99 (other)"\n'))
+    assert tool_versions(["yosys"])["yosys"] == "Yosys 9.99 (other)"
+    monkeypatch.delenv("YOSYS")
+    assert tool_versions(["yosys"])["yosys"] == real
