@@ -88,6 +88,11 @@ class MACEngine(wiring.Component):
             "cnt": Out(stream.Signature(counts_layout(p))),
         })
 
+    @property
+    def forward(self):
+        """What the next engine receives of each beat on ``o``: the value."""
+        return self.o.payload.value
+
     def requantize(self, acc):
         p = self.params
         if p.out_bits is None:

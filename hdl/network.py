@@ -98,10 +98,9 @@ class NetworkCircuit(wiring.Component):
         m.d.comb += [first.i.valid.eq(self.i.valid), first.i.payload.eq(self.i.payload),
                      self.i.ready.eq(first.i.ready)]
         for n, (a, b) in enumerate(zip(self.engines, self.engines[1:] + [None])):
-            shape = a.o.payload.shape() if b is None else a.o.payload.value.shape()
-            m.submodules[f"slice{n}"] = s = SkidBuffer(shape)
-            m.d.comb += [s.i.valid.eq(a.o.valid), a.o.ready.eq(s.i.ready),
-                         s.i.payload.eq(a.o.payload if b is None else a.o.payload.value)]
+            beat = a.o.payload if b is None else a.forward
+            m.submodules[f"slice{n}"] = s = SkidBuffer(beat.shape())
+            m.d.comb += [s.i.valid.eq(a.o.valid), a.o.ready.eq(s.i.ready), s.i.payload.eq(beat)]
             if b is not None:
                 wiring.connect(m, s.o, b.i)
             else:

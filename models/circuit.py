@@ -1,27 +1,20 @@
 """A whole network as one circuit: its parameters, schedule and hardware counters.
 
 :class:`CircuitParams` is the one description the network generator
-(:mod:`spikeforge.hdl.network`) and this golden model both read: the
-integer :class:`~spikeforge.models.network.Network` plus the parallelism P
-of every dense layer, from which each layer's *engine* parameters follow
-(for the integer ANN: a :class:`~spikeforge.models.ann.MACParams` with
-``lanes = P`` whose weights sit in a memory). :func:`circuit_golden` gives,
-per sample, the scores and the counters the circuit reports with them
-(synaptic operations, spikes, state updates, cycles), and the schedule of
-every score beat, so that co-simulation can check each of them exactly.
+(:mod:`spikeforge.hdl.network`) and the golden model both read: the integer
+:class:`~spikeforge.models.network.Network` plus the parallelism P of every
+dense layer, from which each layer's *engine* parameters follow. What an
+engine is depends on the coding; the coding's entry in the registry names
+its circuit model, a module with
 
-Schedule (docs/network.md, "Network circuits"): layers are engines chained
-by ready/valid streams. A MAC engine with weights in a memory issues one
-multiply-accumulate per cycle (address and operand registered, the product
-added one cycle later), group by group: group 0 as its inputs arrive,
-groups 1 … G−1 from its input buffer. A group's outputs leave one per cycle
-from the second cycle after its last issue; the next group's first issue
-shares the cycle of the previous group's last output beat; a register
-slice after every engine passes each beat on one cycle later. Cycles per
-inference are counted from the first input beat accepted to the last
-score beat, for a sample that finds the circuit idle (samples that follow
-each other closely overlap in the pipeline; the counter then also counts
-the time a sample waits).
+- ``engine_params(network, i, P)``: the engine parameters of dense layer i;
+- ``run(cp, x)``: the golden run of the circuit per sample (scores, the
+  counters the circuit reports, cycles of a sample that finds the circuit
+  idle, and the lower bound of its cycles), a :class:`CircuitResult`;
+- ``latency(cp)``: the cycles of every sample if they do not depend on the
+  data (integer ANN), else None.
+
+Schedules and counters of every engine: docs/network.md ("Network circuits").
 """
 
 from __future__ import annotations
@@ -34,13 +27,15 @@ from .base import Counts, check_int
 from .errors import ConfigError
 from .network import Dense, Network
 from .registry import get_core
-from .simulate import run_network
 
-__all__ = ["CircuitParams", "CircuitResult", "circuit_golden", "default_parallelism", "COUNTER_BITS",
-           "mac_engine_params", "mac_schedule"]
+__all__ = ["CircuitParams", "CircuitResult", "circuit_golden", "circuit_model", "default_parallelism",
+           "COUNTER_BITS", "finish"]
 
 #: width of every hardware counter (per inference)
 COUNTER_BITS = 32
+
+#: the counters the circuit reports per sample, in the order of its ``c`` port
+COUNTERS = ("cycles", "synaptic_ops", "spikes", "state_updates")
 
 
 def default_parallelism(net):
@@ -49,24 +44,9 @@ def default_parallelism(net):
     return tuple(1 for i in net.dense_indices)
 
 
-def mac_engine_params(net, i, P):
-    """The MAC engine of dense layer ``i`` at parallelism ``P`` (the reference coding)."""
-    return net.mac_params(i).replace(lanes=P)
-
-
-def mac_schedule(p, arrivals):
-    """Output beat cycles of a MAC engine whose input beats are accepted at ``arrivals``.
-
-    ``p``: its MACParams (``groups``, ``group_sizes``, ``n_in``). Assumes the
-    consumer is ready (true for one sample in flight). See the module docstring.
-    """
-    out, issue_last = [], arrivals[-1]
-    for g, size in enumerate(p.group_sizes):
-        if g > 0:
-            issue_last = out[-1] + p.n_in - 1     # first issue shares the last output beat
-        first = issue_last + 2
-        out.extend(first + k for k in range(size))
-    return out
+def circuit_model(coding):
+    """The circuit model module of ``coding`` (see the module docstring)."""
+    return get_core(coding).resolve("circuit")
 
 
 @dataclass(frozen=True)
@@ -110,12 +90,21 @@ class CircuitParams:
         P = tuple(check_int(f"parallelism[{k}]", v, 1, net.layers[i].n_out) for k, (i, v) in
                   enumerate(zip(dense, P)))
         object.__setattr__(self, "parallelism", P)
+        object.__setattr__(self, "_engines", None)
+
+    @property
+    def model(self):
+        """The coding's circuit model module."""
+        return circuit_model(self.network.coding)
 
     @property
     def engines(self):
-        """The engine parameter object of every dense layer, in order."""
-        make = get_core(self.network.coding).resolve("engine_params")
-        return [make(self.network, i, P) for i, P in zip(self.network.dense_indices, self.parallelism)]
+        """The engine parameter object of every dense layer, in order (made once)."""
+        if self._engines is None:
+            make = self.model.engine_params
+            object.__setattr__(self, "_engines", tuple(
+                make(self.network, i, P) for i, P in zip(self.network.dense_indices, self.parallelism)))
+        return list(self._engines)
 
     @property
     def input_bits(self):
@@ -134,22 +123,19 @@ class CircuitParams:
         """Width of a score (the last layer's accumulator)."""
         return self.engines[-1].acc_width
 
+    @property
+    def data_dependent(self):
+        """Whether the cycles of a sample depend on its data (spikes), not only on the circuit."""
+        return self.model.latency(self) is None
+
     def latency(self):
-        """Cycles from the first input beat to the last score beat, for one sample alone."""
-        return self.score_cycles()[-1]
-
-    def score_cycles(self):
-        """Cycle of every score beat after the first input beat (one sample alone): each
-        engine's schedule, then one cycle through the register slice after it."""
-        times = list(range(self.n_inputs))
-        for p in self.engines:
-            times = [t + 1 for t in mac_schedule(p, times)]
-        return times
-
-    def lower_bound(self):
-        """Synaptic events / P of every layer plus the last layer's output beats: what no
-        schedule of these engines can beat (the pipeline's fill comes on top)."""
-        return sum(-(-p.n_in * p.n_out // p.lane_count) for p in self.engines) + self.engines[-1].n_out
+        """Cycles from the first input beat to the last score beat, for one sample alone, if
+        they do not depend on the data; else ConfigError (see :func:`circuit_golden`)."""
+        lat = self.model.latency(self)
+        if lat is None:
+            raise ConfigError(f"the cycles of a {self.network.coding} circuit depend on the spikes of each "
+                              "sample: see circuit_golden(cp, x).counters['cycles']")
+        return lat
 
     def to_dict(self):
         return {"type": "network", "design": self.network.name, "coding": self.network.coding,
@@ -158,12 +144,21 @@ class CircuitParams:
                 "parallelism": list(self.parallelism)}
 
     def effective_dict(self):
-        return {**self.to_dict(), "score_bits": self.score_bits, "latency_cycles": self.latency()}
+        lat = self.model.latency(self)
+        return {**self.to_dict(), "score_bits": self.score_bits,
+                "latency_cycles": "per sample (spikes)" if lat is None else lat}
 
     def field_docs(self):
         return {"parallelism": "P per dense layer (multipliers or neurons working at once)",
                 "latency_cycles": "first input beat to last score beat, one sample alone",
                 "score_bits": "width of each signed score on o"}
+
+    def __eq__(self, other):
+        return isinstance(other, CircuitParams) and (self.network, self.parallelism) == \
+            (other.network, other.parallelism)
+
+    def __hash__(self):
+        return hash((self.network.name, self.parallelism))
 
 
 def _engines():
@@ -174,27 +169,33 @@ def _engines():
 @dataclass
 class CircuitResult:
     """What the circuit reports per sample: scores (n, n_out), predictions, and counters
-    (n,) each: ``synaptic_ops``, ``spikes``, ``state_updates``, ``cycles`` (one sample alone)."""
+    (n,) each: ``synaptic_ops``, ``spikes``, ``state_updates``, ``cycles`` (one sample
+    alone); ``lower_bound`` (n,): the cycles no schedule of these engines can beat
+    (synaptic events / P per layer plus the output beats)."""
 
     scores: np.ndarray
     predictions: np.ndarray
     counters: dict
     counts: Counts
+    lower_bound: np.ndarray
 
 
-def circuit_golden(cp: CircuitParams, x) -> CircuitResult:
-    """Golden run of the circuit: the network's golden run plus the circuit's counters."""
-    r = run_network(cp.network, x)
-    n = r.scores.shape[0]
-    syn = sum(p.n_in * p.n_out for p in cp.engines)
-    per = {"synaptic_ops": np.full(n, syn, dtype=np.int64),
-           "spikes": np.zeros(n, dtype=np.int64),
-           "state_updates": np.full(n, sum(p.n_out for p in cp.engines), dtype=np.int64),
-           "cycles": np.full(n, cp.latency(), dtype=np.int64)}
+def finish(scores, predictions, per, lower, multiplications=0) -> CircuitResult:
+    """A :class:`CircuitResult` from per-sample counters ``per`` (refused if one would
+    not fit :data:`COUNTER_BITS` bits)."""
+    n = scores.shape[0]
+    per = {name: np.asarray(per[name], dtype=np.int64).reshape(n) for name in COUNTERS}
     for name, v in per.items():
         if n and int(v.max()) >= 1 << COUNTER_BITS:
             raise ConfigError(f"counter {name} would exceed {COUNTER_BITS} bits")
     counts = Counts(inferences=n, spikes=int(per["spikes"].sum()), synaptic_adds=int(per["synaptic_ops"].sum()),
-                    state_updates=int(per["state_updates"].sum()),
-                    multiplications=int(per["synaptic_ops"].sum()), cycles=int(per["cycles"].sum()))
-    return CircuitResult(r.scores, r.predictions, per, counts)
+                    state_updates=int(per["state_updates"].sum()), multiplications=int(multiplications),
+                    cycles=int(per["cycles"].sum()))
+    return CircuitResult(scores, predictions, per, counts, np.asarray(lower, dtype=np.int64).reshape(n))
+
+
+def circuit_golden(cp: CircuitParams, x) -> CircuitResult:
+    """Golden run of the circuit: the network's golden run plus the circuit's counters."""
+    if not isinstance(cp, CircuitParams):
+        raise ConfigError(f"expected a CircuitParams, not {cp!r}")
+    return cp.model.run(cp, x)

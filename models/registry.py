@@ -82,10 +82,10 @@ class Core:
     layer_params, run, convert, check_options : str
         ``"models.<module>:<function>"`` paths: dense layer → parameter object;
         golden network run; integer ANN → this coding; option validation.
-    engine, engine_params : str or None
-        The network layer engine (``"hdl.<module>:<Class>"``) and the function
-        ``(network, layer index, P) -> engine parameters`` (``"models.<module>:<f>"``),
-        where built (see :mod:`spikeforge.models.circuit`).
+    engine, circuit : str or None
+        The network layer engine (``"hdl.<module>:<Class>"``) and the circuit model
+        module (``"models.<module>"``: engine parameters, golden run with counters and
+        cycles, see :mod:`spikeforge.models.circuit`), where built.
     """
 
     name: str
@@ -108,7 +108,7 @@ class Core:
     convert: str
     check_options: str = "models.network:no_options"
     engine: str | None = None
-    engine_params: str | None = None
+    circuit: str | None = None
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def resolve(self, part):
@@ -167,14 +167,15 @@ register(Core(
     "hdl.fs:FSNeuron", "sim.fs", matched=lambda K, bits: FSParams.relu(K, bits + 4),
     k_sweep=lambda K: FSParams.relu(K, K + 4), layer_core=False, time_steps=False, exact=True, options={},
     core_keys=_DIGITS_KEYS, convert_options=(), layer_params="models.network:digits_layer",
-    run="models.simulate:run_fs", convert="models.convert:plain_coding"))
+    run="models.simulate:run_fs", convert="models.convert:plain_coding",
+    engine="hdl.digit_engine:DigitEngine", circuit="models.circuit_digits"))
 register(Core(
     "amos", "AMOS (at most one spike)", "at-most-one-spike unit, K pipelined threshold gates",
     AMOSParams, amos_golden, "hdl.amos:AMOSUnit", "sim.amos",
     matched=lambda K, bits: AMOSParams.relu(K, bits + 4), k_sweep=lambda K: AMOSParams.relu(K, K + 4),
     layer_core=False, time_steps=False, exact=True, options={}, core_keys=_DIGITS_KEYS | {"c"}, convert_options=(),
     layer_params="models.network:digits_layer", run="models.simulate:run_amos",
-    convert="models.convert:plain_coding"))
+    convert="models.convert:plain_coding", engine="hdl.digit_engine:DigitEngine", circuit="models.circuit_digits"))
 register(Core(
     "ttfs", "TTFS (time to first spike)", "time-to-first-spike integrator layer", TTFSParams, ttfs_golden,
     "hdl.ttfs:TTFSLayer", "sim.ttfs", matched=lambda K, bits: TTFSParams(in_bits=bits, out_bits=bits),
@@ -204,4 +205,4 @@ register(Core(
     options={},
     core_keys=frozenset(), convert_options=(), layer_params="models.network:mac_layer",
     run="models.simulate:run_ann", convert="models.convert:plain_coding",
-    engine="hdl.mac_engine:MACEngine", engine_params="models.circuit:mac_engine_params"))
+    engine="hdl.mac_engine:MACEngine", circuit="models.circuit_mac"))

@@ -55,10 +55,10 @@ def verify_circuit(cp, x, *, simulator="verilator", isolated=True, ready=None, g
     if x.ndim != 2 or x.shape[1] != cp.n_inputs or x.shape[0] == 0:
         raise ConfigError(f"x must have shape (n ≥ 1, {cp.n_inputs}), not {x.shape}")
     stimuli, expected, g = (golden or transactions)(cp, x, isolated)
-    latency = cp.latency()
+    lat = [int(c) for c in g.counters["cycles"]]
     n, n_in = x.shape
-    idle = [1] * n_in + [0] * (latency + 4) if isolated else None
-    budget = n * (n_in + latency + 4) * (4 if ready else 1) + 10 * latency + 1000
+    idle = [b for c in lat for b in [1] * n_in + [0] * (c + 4)] if isolated else None
+    budget = (sum(lat) + n * (n_in + 4)) * (4 if ready else 1) + 10 * max(lat) + 1000
     res = cosim("network", cp, NetworkCircuit(cp), stimuli, expected, simulator=simulator,
                 idle={"i": idle} if idle else None, ready={"o": ready, "c": ready} if ready else None,
                 max_cycles=budget, drain=8)
@@ -69,9 +69,9 @@ def verify_circuit(cp, x, *, simulator="verilator", isolated=True, ready=None, g
     measured = [b - a for a, b in zip(firsts, lasts)]
     if isolated and not ready:
         for k, m in enumerate(measured):
-            if m != latency:
-                raise SimulationMismatch(lasts[k], "latency", latency, m,
+            if m != lat[k]:
+                raise SimulationMismatch(lasts[k], "latency", lat[k], m,
                                          f"{simulator}, network, sample {k}: measured by the testbench")
-    return {"simulator": simulator, "samples": n, "latency": latency, "measured_latency": measured,
+    return {"simulator": simulator, "samples": n, "latency": lat, "measured_latency": measured,
             "cycles_total": lasts[-1] - firsts[0] + 1, "cycles_per_sample": (lasts[-1] - firsts[0] + 1) / n,
             "golden": g.counts.to_dict(), "sim_cycles": res.cycles}

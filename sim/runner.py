@@ -186,7 +186,11 @@ def _build(verilog, top, sim, waves=False):
     _require_build_tools(sim)
     version = _tool_version(sim)
     args = [f"-Wno-{w}" for w in VERILATOR_WAIVERS] + ["-Wno-fatal"] if sim == "verilator" else []
-    recipe = f"{sim}\n{version}\n{args}\n{TIMESCALE}\nwaves={waves}\n{verilog}"
+    # the build links cocotb's libraries by absolute path: another checkout or environment
+    # (another cocotb, another Python) must not reuse it
+    import cocotb
+    where = f"{cocotb.__version__} {os.path.dirname(cocotb.__file__)} {sys.executable}"
+    recipe = f"{sim}\n{version}\n{where}\n{args}\n{TIMESCALE}\nwaves={waves}\n{verilog}"
     build_dir = cache_root() / "sim" / f"{top}-{sim}-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}"
     stamp = build_dir / "built.ok"
     runner = _runner(sim)

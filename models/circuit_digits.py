@@ -1,0 +1,238 @@
+"""Circuit model of the digit codings (fs, amos): spike events, shift-and-add, weights in memory.
+
+Between layers travel spike *events* (neuron, step), step t of a neuron's
+code standing for d(t) of its value (FS: the steps of the neuron, in time;
+AMOS: its K threshold neurons, in space; ReLU: d(t) = 2^(K−t), the binary
+digits MSB first). Every sample's events end with one end beat. A layer's
+engine adds w·d(t) for each event to each of its neurons — w << (K−t) for
+the ReLU tables, no multiplier — so the order of the events does not matter
+and only spikes are visited (Stöckl & Maass 2021, §1.1: y = Σ_t d(t)·z(t)).
+
+Engine of dense layer i with P lanes (G = ⌈n_out/P⌉ groups of neurons):
+
+- *in*: one event per cycle; each reads the group-0 weights of its input
+  (one memory word of P weights) and adds them one cycle later; the events
+  are kept in a buffer for groups 1 … G−1. The end beat closes the input.
+- *out* (group g, from the cycle after the end beat or after its replay):
+  u = acc >> shift per lane, the neuron's spikes z(t) from u (FS: the K steps
+  of v ≥ T(t), v −= h(t) unrolled; AMOS: the K gates), then one event per
+  cycle for the spikes of the group, lowest neuron and step first, then one
+  cycle to close the group: the end beat after the last group, else the
+  start of the next group's replay, which takes the buffered events at one
+  per cycle and 2 cycles of pipeline.
+- the output layer instead sends its n_out scores (acc, bias included), one
+  per cycle; the next group's replay starts in the cycle of a group's last
+  score.
+- the first engine encodes the input values itself: value x_j becomes its
+  ReLU digits (K = input_bits), one event per cycle, MSB first; a value
+  without spikes still takes its cycle.
+
+Cycles of a sample alone (the consumer always ready, a register slice
+between engines): with e events into an engine, s_g spikes out of group g,
+and its end beat accepted at cycle a: the first group starts at o_0 = a + 1;
+a hidden group closes at d_g = o_g + s_g and the next starts at
+o_{g+1} = d_g + e + 2 (the end beat leaves at d_{G−1}); an output group's
+scores leave at o_g … o_g + size_g − 1 and the next starts at
+o_{g+1} = o_g + size_g + e + 1. The encoder's end beat leaves at
+Σ_{j<n−1} max(1, pc_j) + pc_{n−1} + 1 (pc_j the spikes of x_j). See
+docs/network.md ("Network circuits").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .base import signed_bits, unsigned_bits
+from .circuit import finish
+from .errors import ConfigError
+from .network import layer_params
+from .registry import get_core
+from .simulate import run_network
+
+__all__ = ["DigitEngineParams", "engine_params", "latency", "run"]
+
+
+@dataclass(frozen=True)
+class DigitEngineParams:
+    """A dense layer of an fs/amos network as a circuit engine.
+
+    Parameters
+    ----------
+    weights : n_out × n_in ints
+    bias : n_out ints
+    shift : int
+        u = acc >> shift enters the layer's neurons.
+    in_d : tuple of ints
+        d(t) of the incoming events' step t (the sending neurons' output table).
+    neuron : FSParams or AMOSParams or None
+        The layer's neuron (None: the output layer, which sends its scores).
+    lanes : int
+        P, neurons updated at once.
+    w_bits : int
+        Signed weight width (a memory word holds P weights).
+    encode_bits : int or None
+        The first engine: the width of the input values it encodes itself.
+    """
+
+    weights: tuple
+    bias: tuple
+    shift: int
+    in_d: tuple
+    neuron: object
+    lanes: int
+    w_bits: int
+    encode_bits: int | None = None
+
+    def __post_init__(self):
+        if any(d < 0 for d in self.in_d):
+            raise ConfigError(f"the digit engine adds w·d(t) for d(t) >= 0 only; the sending neurons' "
+                              f"d table is {list(self.in_d)}")
+        if not 1 <= self.lanes <= self.n_out:
+            raise ConfigError(f"lanes must be 1..{self.n_out}, not {self.lanes}")
+
+    @property
+    def n_in(self):
+        return len(self.weights[0])
+
+    @property
+    def n_out(self):
+        return len(self.weights)
+
+    @property
+    def K_in(self):
+        return len(self.in_d)
+
+    @property
+    def K_out(self):
+        return 0 if self.neuron is None else self.neuron.K
+
+    @property
+    def lane_count(self):
+        return self.lanes
+
+    @property
+    def groups(self):
+        return math.ceil(self.n_out / self.lanes)
+
+    @property
+    def group_sizes(self):
+        return tuple(min(self.lanes, self.n_out - g * self.lanes) for g in range(self.groups))
+
+    @property
+    def bias_values(self):
+        return tuple(self.bias)
+
+    @cached_property
+    def in_shifts(self):
+        """log2 d(t) per step if every d(t) is a power of two (or 0: −1), else None (a multiplier)."""
+        out = []
+        for d in self.in_d:
+            if d and d & (d - 1):
+                return None
+            out.append(d.bit_length() - 1)
+        return tuple(out)
+
+    @cached_property
+    def acc_interval(self):
+        """Bound on every partial sum b + Σ w·d(t) over any subset of events (d ≥ 0)."""
+        top = sum(self.in_d)
+        W = np.array(self.weights, dtype=object)
+        pos = np.where(W > 0, W, 0).sum(axis=1) * top
+        neg = np.where(W < 0, W, 0).sum(axis=1) * top
+        lo = min([0] + [int(b + n) for b, n in zip(self.bias, neg)] + list(self.bias))
+        hi = max([0] + [int(b + p) for b, p in zip(self.bias, pos)] + list(self.bias))
+        return lo, hi
+
+    @property
+    def acc_width(self):
+        return max(2, signed_bits(*self.acc_interval))
+
+    @property
+    def index_bits(self):
+        """Width of an incoming event's neuron index."""
+        return unsigned_bits(max(1, self.n_in - 1))
+
+    @property
+    def step_bits(self):
+        return unsigned_bits(max(1, self.K_in - 1))
+
+    @property
+    def out_index_bits(self):
+        return unsigned_bits(max(1, self.n_out - 1))
+
+    @property
+    def out_step_bits(self):
+        return unsigned_bits(max(1, self.K_out - 1))
+
+    @property
+    def max_events(self):
+        return self.n_in * self.K_in
+
+
+def _input_neuron(net):
+    """The input stage's neuron: ReLU, K = input_bits (its spikes are the digits of x)."""
+    return get_core(net.coding).params.relu(net.input_bits, net.input_bits + 1)
+
+
+def engine_params(net, i, P):
+    """The engine of dense layer ``i`` of an fs/amos network at parallelism ``P``."""
+    dense = net.dense_indices
+    k = dense.index(i)
+    sender = _input_neuron(net) if k == 0 else layer_params(net, dense[k - 1])
+    layer = net.layers[i]
+    return DigitEngineParams(weights=layer.weights, bias=tuple(int(b) for b in layer.b),
+                             shift=layer.shift, in_d=tuple(int(d) for d in sender.d_table),
+                             neuron=layer_params(net, i), lanes=P, w_bits=net.w_bits,
+                             encode_bits=net.input_bits if k == 0 else None)
+
+
+def latency(cp):
+    """None: the cycles follow the spikes of each sample."""
+    return None
+
+
+def _spikes(net, r, x):
+    """Spikes (n, neurons, K) of every stage: the input's digits, then each hidden layer's."""
+    core = get_core(net.coding)
+    out = [core.golden(_input_neuron(net), x).z]
+    for i in net.dense_indices[:-1]:
+        out.append(core.golden(layer_params(net, i), r.layer_inputs[i]).z)
+    return out
+
+
+def run(cp, x):
+    """Golden run of the circuit: the network's golden scores; per sample the spikes,
+    synaptic operations, neuron updates, cycles (see the module docstring) and lower bound."""
+    net = cp.network
+    r = run_network(net, x, trace=True)
+    x = np.asarray(x, dtype=np.int64)
+    n = x.shape[0]
+    stages = _spikes(net, r, x)
+    pc = stages[0].sum(axis=2, dtype=np.int64)                          # (n, n_in)
+    a = pc[:, :-1].clip(min=1).sum(axis=1) + pc[:, -1] + 1              # encoder's end beat
+    syn = np.zeros(n, dtype=np.int64)
+    lower = np.zeros(n, dtype=np.int64)
+    engines = cp.engines
+    for k, p in enumerate(engines):
+        e = stages[k].sum(axis=(1, 2), dtype=np.int64)                 # events into this engine
+        syn += e * p.n_out
+        lower += -(-e * p.n_out // p.lanes)
+        o = a + 1
+        last = k == len(engines) - 1
+        for g, size in enumerate(p.group_sizes):
+            if last:
+                end = o + size - 1                                      # its last score
+                o = o + size + e + 1
+            else:
+                s = stages[k + 1][:, g * p.lanes:g * p.lanes + size].sum(axis=(1, 2), dtype=np.int64)
+                end = o + s                                             # the closing cycle
+                o = end + e + 2
+        a = end + 1                                                     # through the register slice
+    lower += engines[-1].n_out
+    per = {"cycles": a, "synaptic_ops": syn, "spikes": sum(s.sum(axis=(1, 2), dtype=np.int64) for s in stages),
+           "state_updates": np.full(n, sum(p.n_out for p in engines))}
+    return finish(r.scores, r.predictions, per, lower)
