@@ -67,7 +67,7 @@ class DigitEngineParams:
     shift : int
         u = acc >> shift enters the layer's neurons.
     in_d : tuple of ints
-        d(t) of the incoming events' step t (the sending neurons' output table).
+        d(t) of the incoming events' step t (the sending neurons' output table; any sign).
     neuron : FSParams or AMOSParams or None
         The layer's neuron (None: the output layer, which sends its scores).
     lanes : int
@@ -88,9 +88,6 @@ class DigitEngineParams:
     encode_bits: int | None = None
 
     def __post_init__(self):
-        if any(d < 0 for d in self.in_d):
-            raise ConfigError(f"the digit engine adds w·d(t) for d(t) >= 0 only; the sending neurons' "
-                              f"d table is {list(self.in_d)}")
         if not 1 <= self.lanes <= self.n_out:
             raise ConfigError(f"lanes must be 1..{self.n_out}, not {self.lanes}")
 
@@ -131,21 +128,22 @@ class DigitEngineParams:
         """log2 d(t) per step if every d(t) is a power of two (or 0: −1), else None (a multiplier)."""
         out = []
         for d in self.in_d:
-            if d and d & (d - 1):
+            if d < 0 or d & (d - 1):
                 return None
             out.append(d.bit_length() - 1)
         return tuple(out)
 
     @cached_property
     def acc_interval(self):
-        """Bound on every partial sum b + Σ w·d(t) over any subset of events (d ≥ 0)."""
-        top = sum(self.in_d)
+        """Bound on every partial sum b + Σ w·d(t) over any subset of a sample's events: the
+        bias plus all negative, or all positive, terms w·d(t) of a neuron."""
+        dp = sum(d for d in self.in_d if d > 0)
+        dn = sum(d for d in self.in_d if d < 0)
         W = np.array(self.weights, dtype=object)
-        pos = np.where(W > 0, W, 0).sum(axis=1) * top
-        neg = np.where(W < 0, W, 0).sum(axis=1) * top
-        lo = min([0] + [int(b + n) for b, n in zip(self.bias, neg)] + list(self.bias))
-        hi = max([0] + [int(b + p) for b, p in zip(self.bias, pos)] + list(self.bias))
-        return lo, hi
+        wp, wn = np.where(W > 0, W, 0).sum(axis=1), np.where(W < 0, W, 0).sum(axis=1)
+        hi = [int(b + p * dp + n * dn) for b, p, n in zip(self.bias, wp, wn)]
+        lo = [int(b + p * dn + n * dp) for b, p, n in zip(self.bias, wp, wn)]
+        return min([0] + lo + list(self.bias)), max([0] + hi + list(self.bias))
 
     @property
     def acc_width(self):
