@@ -197,7 +197,8 @@ register(Core(
     "hdl.rate_if:IFLayer", "sim.rate_if", matched=lambda K, bits: IFParams(), k_sweep=None, layer_core=True,
     time_steps=True, exact=False, options={"time_steps": 32}, core_keys=_RATE_KEYS, convert_options=_RATE_CONVERT,
     layer_params="models.network:if_layer", run="models.simulate:run_if",
-    convert="models.convert:if_coding", check_options="models.network:check_rate_options"))
+    convert="models.convert:if_coding", check_options="models.network:check_rate_options",
+    engine="hdl.rate_engine:IFEngine", circuit="models.circuit_rate"))
 register(Core(
     "ann", "integer ANN (MAC)", "integer ANN multiply-accumulate baseline", MACParams, ann_golden,
     "hdl.ann:MACLayer", "sim.ann", matched=lambda K, bits: MACParams(in_bits=bits, out_bits=bits),

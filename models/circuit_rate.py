@@ -1,0 +1,222 @@
+"""Circuit model of the rate-coded IF coding (``if``): direct input, spike events per step.
+
+The network is a direct-input spiking IF layer (soft reset) followed by the
+non-spiking output integrator (:func:`~spikeforge.models.simulate.run_if`).
+Between them travel spike *events*: per time step t = 1 … T the indices of
+the neurons that spiked at t, ascending, then one end-of-step beat. Only
+spikes are visited. Engine of a dense layer with P lanes, G = ⌈n_out/P⌉
+groups of neurons, weights in a memory (one word of P weights per group and
+input, :class:`~spikeforge.hdl.rate_engine.IFEngine`):
+
+- *first layer* (direct input): the current I = W·x + b is computed once per
+  sample by a multiply-accumulate per lane (group-major as the MAC engine:
+  group 0 as the input values arrive, groups 1 … G−1 from the input buffer,
+  no bubble between groups) and kept in a memory of G words of P currents;
+  the membranes v sit in a second such memory (registers if G = 1), so that
+  they persist across steps. Then for t = 1 … T and g = 0 … G−1: m = v + I
+  (v = 0 at t = 1), spike if m ≥ ϑ, v = m − ϑ·s written back; the group's
+  spikes leave one per cycle, lowest neuron first, then one cycle closes the
+  group (the end-of-step beat after the last group, else a silent cycle in
+  which the next group's words are read).
+- *output layer* (non-spiking integrator): linear, so the order of the steps
+  does not matter: v = T·b + Σ_events W[:, j]. The events of all T steps are
+  added as they arrive to group 0 and kept for groups 1 … G−1 (the output
+  layer of :class:`~spikeforge.hdl.digit_engine.DigitEngine`, with d(t) = 1
+  for every step and bias T·b; end-of-step beats before the T-th are taken
+  without an add). Then the scores r.v leave, one per cycle.
+
+Counters per sample: spikes = the first layer's output spikes (the output
+layer does not spike); synaptic operations = n_in·n_out multiply-
+accumulates of the direct layer plus its T·n_out adds v += I, and e·n_out
+adds in the output layer (e its input events) — the golden model's
+``synaptic_adds``; state updates = T·n_out per layer.
+
+Cycles of a sample alone (input beats back to back from cycle 0, the consumer
+always ready, a register slice after each engine, which the output layer's
+input never stalls): with S the first layer's spikes in the sample (the
+output layer's input events e = S), the first layer's last end beat leaves at
+
+    E = G₀·n_in + T·G₀ + S
+
+(last MAC issue at G₀·n_in − 1, its execute also reads the first words, the
+first step starts at G₀·n_in + 1, and each step takes Σ_g (s_{t,g} + 1)
+cycles); the output layer takes it at a = E + 1; its group g's scores leave
+at o_g … o_g + size_g − 1 with o_0 = a + 1 and o_{g+1} = o_g + size_g + S + 1;
+the last score passes the slice one cycle later:
+
+    cycles = E + 2 + Σ_{g<G₁−1} (size_g + S + 1) + size_{G₁−1}
+           = G₀·(n_in + T) + G₁·(S + 1) + n_out₁ + 1.
+
+Lower bound: Σ_l ⌈synaptic operations_l / P_l⌉ + n_outputs, i.e.
+⌈(n_in + T)·n_out₀/P₀⌉ + ⌈S·n_out₁/P₁⌉ + n_out₁ (the schedule is at least
+this plus 2, since G₀·(n_in + T) and G₁·S bound the two terms). See
+docs/network.md ("Network circuits").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .base import unsigned_bits
+from .circuit import finish
+from .circuit_digits import DigitEngineParams
+from .errors import ConfigError
+from .network import layer_params
+from .rate_if import IFParams
+from .simulate import run_network
+
+__all__ = ["IFEngineParams", "engine_params", "latency", "run"]
+
+
+@dataclass(frozen=True)
+class IFEngineParams:
+    """A dense layer of an ``if`` network as a circuit engine.
+
+    Parameters
+    ----------
+    layer : IFParams
+        The layer in effect (rescaled weights, bias, threshold, T, widths):
+        direct input and spiking (the first layer), or spike input and not
+        spiking (the output integrator).
+    lanes : int
+        P, neurons updated at once.
+    """
+
+    layer: IFParams
+    lanes: int
+
+    def __post_init__(self):
+        p = self.layer
+        if not isinstance(p, IFParams):
+            raise ConfigError(f"expected IFParams, not {type(p).__name__}")
+        if isinstance(self.lanes, bool) or not isinstance(self.lanes, int) or not 1 <= self.lanes <= p.n_out:
+            raise ConfigError(f"lanes must be 1..{p.n_out}, not {self.lanes!r}")
+        if p.direct_input and not p.spiking:
+            raise ConfigError("the if network engine needs a hidden layer: a one-layer if network "
+                              "(direct input into the output integrator) has no circuit yet")
+        if not p.direct_input and p.spiking:
+            raise ConfigError("the if network engine takes one hidden layer: a spiking IF layer after "
+                              "the first (spike input) has no circuit yet")
+        if not p.spiking:
+            self.digit                          # its widths are checked now
+
+    @property
+    def output(self):
+        """Whether this is the output integrator (scores out), else the direct-input layer."""
+        return not self.layer.spiking
+
+    @property
+    def n_in(self):
+        return self.layer.n_in
+
+    @property
+    def n_out(self):
+        return self.layer.n_out
+
+    @property
+    def weights(self):
+        return self.layer.weights
+
+    @property
+    def w_bits(self):
+        return self.layer.w_bits
+
+    @property
+    def time_steps(self):
+        return self.layer.time_steps
+
+    @property
+    def lane_count(self):
+        return self.lanes
+
+    @property
+    def groups(self):
+        return math.ceil(self.n_out / self.lanes)
+
+    @property
+    def group_sizes(self):
+        return tuple(min(self.lanes, self.n_out - g * self.lanes) for g in range(self.groups))
+
+    @property
+    def index_bits(self):
+        """Width of an incoming spike event's index."""
+        return unsigned_bits(max(1, self.n_in - 1))
+
+    @property
+    def out_index_bits(self):
+        return unsigned_bits(max(1, self.n_out - 1))
+
+    @cached_property
+    def digit(self):
+        """The output integrator as a digit engine's output layer: d(t) = 1 for all T steps
+        (so its accumulator bound covers T spikes per input) and bias T·b."""
+        if not self.output:
+            return None
+        p = self.layer
+        T = p.time_steps
+        return DigitEngineParams(weights=p.weights, bias=tuple(T * int(b) for b in p.bias_values), shift=0,
+                                 in_d=(1,) * T, neuron=None, lanes=self.lanes, w_bits=p.w_bits)
+
+    @property
+    def acc_width(self):
+        """Width of the scores (output layer) or of the currents I (first layer)."""
+        return self.digit.acc_width if self.output else self.layer.current_bits
+
+    @property
+    def max_syn(self):
+        """The most synaptic operations of one sample."""
+        p = self.layer
+        if p.direct_input:
+            return (p.n_in + p.time_steps) * p.n_out
+        return p.time_steps * p.n_in * p.n_out
+
+
+def engine_params(net, i, P):
+    """The engine of dense layer ``i`` of an ``if`` network at parallelism ``P``."""
+    return IFEngineParams(layer=layer_params(net, i), lanes=int(P))
+
+
+def latency(cp):
+    """None: the cycles follow the spikes of each sample."""
+    return None
+
+
+def run(cp, x):
+    """Golden run of the circuit: the network's golden scores; per sample the spikes,
+    synaptic operations, state updates, cycles (see the module docstring) and lower bound."""
+    net = cp.network
+    r = run_network(net, x, trace=True)
+    n = r.scores.shape[0]
+    dense = net.dense_indices
+    engines = cp.engines
+    syn = np.zeros(n, dtype=np.int64)
+    spikes = np.zeros(n, dtype=np.int64)
+    upd = np.zeros(n, dtype=np.int64)
+    lower = np.zeros(n, dtype=np.int64)
+    a = e = None
+    for k, p in enumerate(engines):
+        T, G = p.time_steps, p.groups
+        upd += T * p.n_out
+        if not p.output:                                    # the direct-input layer
+            z = np.asarray(r.layer_inputs[dense[k + 1]])    # its spikes (n, T, n_out)
+            e = z.sum(axis=(1, 2), dtype=np.int64)
+            spikes += e
+            ops = (p.n_in + T) * p.n_out
+            syn += ops
+            lower += -(-ops // p.lanes)
+            a = G * p.n_in + T * G + e + 1                  # its last end beat, through the slice
+        else:                                               # the output integrator, e events in
+            syn += e * p.n_out
+            lower += -(-e * p.n_out // p.lanes)
+            o = a + 1
+            for size in p.group_sizes:
+                end = o + size - 1                          # its last score
+                o = o + size + e + 1
+            a = end + 1
+    lower += engines[-1].n_out
+    per = {"cycles": a, "synaptic_ops": syn, "spikes": spikes, "state_updates": upd}
+    return finish(r.scores, r.predictions, per, lower, multiplications=n * engines[0].n_in * engines[0].n_out)
