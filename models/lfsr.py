@@ -142,12 +142,22 @@ def rate_spikes(p: LFSRParams, x, bits: int, time_steps: int) -> np.ndarray:
     check_width("in_bits", x, bits, signed=False)
     if bits > p.width:
         raise ConfigError(f"input width {bits} exceeds the LFSR width {p.width}")
-    n_in = x.shape[-1]
-    r = lfsr_draws(p, time_steps * n_in, bits).reshape((time_steps,) + (1,) * (x.ndim - 1) + (n_in,))
-    if bits <= 16:                      # the same comparison on narrower words
-        word = np.uint8 if bits <= 8 else np.uint16
-        x, r = x.astype(word), r.astype(word)
-    return x > r
+    check_int("bits", bits, 1, p.width)
+    r, word = _thresholds(p, int(time_steps), x.shape[-1], int(bits), x.ndim)
+    return (x if word is None else x.astype(word)) > r
+
+
+@lru_cache(maxsize=64)
+def _thresholds(p, time_steps, n_in, bits, ndim):
+    """The draws of :func:`rate_spikes` shaped (time_steps, 1, …, 1, n_in) for inputs of
+    ``ndim`` axes, in the narrowest unsigned word that holds ``bits`` (and that word; None:
+    int64), read-only."""
+    r = _draws(p, time_steps * n_in, bits).reshape((time_steps,) + (1,) * (ndim - 1) + (n_in,))
+    word = np.uint8 if bits <= 8 else np.uint16 if bits <= 16 else None
+    if word is not None:                # the same comparison on narrower words
+        r = r.astype(word)
+        r.setflags(write=False)
+    return r, word
 
 
 @dataclass(frozen=True)

@@ -340,37 +340,188 @@ def _lif_table(shifts, threshold, lo, hi, dtype):
     return f
 
 
+#: Product operands (rows × (n_in + n_out)) per block of :func:`_table_run`: blocks this
+#: size keep the operands near the core and cost few calls per step.
+BLOCK_ELEMS = 200_000
+#: Batch from which :func:`_table_run` takes two time steps per product row (below it the
+#: extra calls cost more than the halved product saves).
+PAIR_MIN_BATCH = 64
+#: States per step up to which a run holds them as intp (no index conversion per lookup).
+SMALL_STATES = 4096
+
+
+class _LIFPlan:
+    """What a table run of a :class:`LIFParams` needs that depends only on the parameters:
+    the state domain [lo, hi] (0 included), the states accepted without the reference
+    (U = s − lo in [ufloor, ulim]: in the domain and within ``v_bits``), W.T and b − lo
+    as float32, whether float32 holds every partial sum of W·s + b − lo exactly, the
+    narrowest state type no U_(t−1) lookup plus current can overflow, and per state type
+    the state table and whether one maximum of the unsigned view checks [0, ulim]."""
+
+    def __init__(self, p):
+        lo, hi = p.v_interval
+        self.lo, self.hi = lo, hi = min(lo, 0), max(hi, 0)
+        vlo, vhi = width_range(p.v_width, True)
+        self.ufloor, self.ulim = max(lo, vlo) - lo, min(hi, vhi) - lo
+        off = p.b - lo
+        cmax = p.n_in * (1 << (p.w_bits - 1)) + int(np.abs(off).max(initial=0))
+        self.exact32 = cmax < 1 << 24
+        self.umax = cmax + max(-lo, hi)         # bound on |C_t − lo + f(s)|
+        self.dtype = np.int16 if self.umax < 1 << 15 else np.int32 if self.umax < 1 << 31 else np.int64
+        self.Wt = np.ascontiguousarray(p.W.T, dtype=np.float32)
+        self.off = off.astype(np.float32)       # exact where exact32 (|b − lo| ≤ cmax)
+        # two steps per product row: W·(s_t + 2^k·s_(t+1)) = (W·s_t) + 2^k·(W·s_(t+1)), both
+        # in [neg, neg + a], a = Σ|W_i·| < 2^k; exact in float32 if a·(2^k + 1) < 2^24
+        a = int(np.abs(p.W).sum(axis=1).max(initial=0))
+        k = max(1, a.bit_length())
+        self.pair_bits = k if a * ((1 << k) + 1) < 1 << 24 else 0
+        neg = np.minimum(p.W, 0).sum(axis=1)
+        self.pair_off = (-((1 << k) + 1) * neg).astype(np.float32)   # both fields ≥ 0
+        self.pair_c = neg + p.b - lo            # field + pair_c = W·s + b − lo, in [0, cmax]
+        self.spiking, self.th = p.spiking, (p.threshold if p.spiking else None)
+        self.spike_at = p.threshold - lo
+        self.shifts, self.n_out = p.leak_shifts, p.n_out
+        self.updates = p.time_steps * p.n_out * (len(p.leak_shifts) + 1)   # per inference
+        self._tables = {}
+
+    def table(self, dtype):
+        """``(table, unsigned)`` for states of ``dtype``: f over the domain, and the unsigned
+        type of that width if every state U outside [0, ulim] shows in its view as a value
+        above ulim (one maximum then checks the range), else None."""
+        hit = self._tables.get(dtype)
+        if hit is None:
+            bits = 8 * np.dtype(dtype).itemsize
+            one_pass = self.ufloor == 0 and (1 << bits) - self.umax > self.ulim
+            hit = self._tables[dtype] = (_lif_table(self.shifts, self.th, self.lo, self.hi, dtype),
+                                         np.dtype(f"u{bits // 8}") if one_pass else None)
+        return hit
+
+
+def _plan(p):
+    """The :class:`_LIFPlan` of ``p``, made once and kept on ``p`` (as a cached property would be)."""
+    plan = p.__dict__.get("_lif_plan")
+    if plan is None:
+        plan = p.__dict__["_lif_plan"] = _LIFPlan(p)
+    return plan
+
+
+def _table_run(plan, s_t):
+    """States U_t = C_t − lo + f(s_(t−1)) of a layer on time-major spikes ``s_t`` (T, N, n_in),
+    C_t = W·spikes_t + b, in blocks of time steps (about :data:`BLOCK_ELEMS` operands each).
+
+    Per block: the currents by one float32 product (exact: ``plan.exact32``), of two steps
+    per row where ``plan.pair_bits`` allows (the fields then split by a mask and a shift);
+    then per step one table lookup and one addition; the block's states are checked
+    against [ufloor, ulim] and compared with the threshold while in cache. Returns
+    ``(spikes, v, out_spikes)`` (``spikes`` (T, N, n_out) bool, or a function making
+    them for a non-spiking layer), or None if a state left the accepted range (the
+    caller asks the reference).
+    """
+    T, n, n_in = s_t.shape
+    n_out = plan.n_out
+    dtype = np.intp if n * n_out <= SMALL_STATES else plan.dtype
+    table, unsigned = plan.table(dtype)
+    take, add = table.take, np.add
+    kb = plan.pair_bits if T > 1 and n >= PAIR_MIN_BATCH else 0
+    per_row = 2 if kb else 1                    # steps per product row
+    tau = max(1, min(T, BLOCK_ELEMS // (n * (n_in + n_out)))) * per_row
+    tau = min(tau, T + (T & 1) if kb else T)
+    g_max = -(-tau // per_row)
+    F = np.empty((g_max, n, n_in), dtype=np.float32)
+    M = np.empty((g_max * n, n_out), dtype=np.float32)
+    U = np.empty((tau, n, n_out), dtype=dtype)
+    f = np.empty((n, n_out), dtype=dtype)
+    if kb:
+        P = np.empty((g_max, n, n_out), dtype=np.int32)
+        scale, mask, c = np.float32(1 << kb), (1 << kb) - 1, plan.pair_c.astype(dtype)
+        off = plan.pair_off
+    else:
+        off = plan.off
+    spikes = np.empty((T, n, n_out), dtype=bool) if plan.spiking else None
+    Wt, lim, floor_ = plan.Wt, plan.ulim, plan.ufloor
+    out_spikes = 0
+    for t0 in range(0, T, tau):
+        k = min(tau, T - t0)
+        g = -(-k // per_row)
+        Fg, Mg, Uk = F[:g], M[:g * n], U[:k]
+        if kb:
+            h = k // 2                          # rows holding two steps; with k odd, one more
+            np.multiply(s_t[t0 + 1:t0 + k:2], scale, out=Fg[:h], casting="unsafe")
+            np.add(Fg[:h], s_t[t0:t0 + 2 * h:2], out=Fg[:h], casting="unsafe")
+            if g > h:
+                np.copyto(Fg[h], s_t[t0 + k - 1], casting="unsafe")
+        else:
+            np.copyto(Fg, s_t[t0:t0 + k], casting="unsafe")
+        np.matmul(Fg.reshape(g * n, n_in), Wt, out=Mg)
+        add(Mg, off, out=Mg)
+        if kb:
+            Pg = P[:g]
+            np.copyto(Pg.reshape(g * n, n_out), Mg, casting="unsafe")
+            np.bitwise_and(Pg, mask, out=Uk[0::2], casting="unsafe")
+            np.right_shift(Pg[:h], kb, out=Uk[1::2], casting="unsafe")
+            add(Uk, c, out=Uk)
+        else:
+            np.copyto(Uk.reshape(k * n, n_out), Mg, casting="unsafe")
+        rows = list(Uk)
+        if t0:
+            add(rows[0], f, out=rows[0])        # f = f(U of the previous block's last step)
+        for prev, row in zip(rows, rows[1:]):
+            take(prev, out=f, mode="clip")      # a state outside the domain is caught below
+            add(row, f, out=row)
+        if unsigned is not None:
+            if int(np.maximum.reduce(Uk.view(unsigned), axis=None)) > lim:
+                return None
+        elif (int(np.minimum.reduce(Uk, axis=None)) < floor_
+              or int(np.maximum.reduce(Uk, axis=None)) > lim):
+            return None
+        if spikes is not None:
+            sk = spikes[t0:t0 + k]
+            np.greater_equal(Uk, plan.spike_at, out=sk)
+            out_spikes += int(np.count_nonzero(sk))
+        if t0 + k < T:
+            take(rows[-1], out=f, mode="clip")
+    v = np.add(U[k - 1], plan.lo, dtype=np.int64)
+    if spikes is None:
+        shape = (T, n, n_out)
+        spikes = lambda: np.zeros(shape, dtype=bool)  # noqa: E731
+    return spikes, v, out_spikes
+
+
 def lif_run(p: LIFParams, s_t, in_spikes, reference=None) -> RateRun:
     """Run the layer on time-major input spikes ``s_t`` (T, N, n_in), bool or checked 0/1.
 
     ``in_spikes``: the number of input spikes. The states of all neurons at all
-    steps come from :func:`stepped_states` over the proven state range
-    (:attr:`LIFParams.v_interval`), all checked against ``v_bits`` at once; if that
-    check fails or the range is too wide for a table, ``reference()`` (default
-    :func:`lif_steps` on the batch-major spikes) gives the exact result or error.
+    steps come from table lookups over the proven state range
+    (:attr:`LIFParams.v_interval`): :func:`_table_run` where float32 holds the
+    currents exactly, else :func:`stepped_states`; every state is checked against
+    the domain and ``v_bits``. If that check fails or the range is too wide for a
+    table, ``reference()`` (default :func:`lif_steps` on the batch-major spikes)
+    gives the exact result or error.
     """
     T, n = s_t.shape[0], s_t.shape[1]
-    lo, hi = p.v_interval
-    lo, hi, run = min(lo, 0), max(hi, 0), None
-    vlo, vhi = width_range(p.v_width, True)
+    plan = _plan(p)
+    lo, hi, run = plan.lo, plan.hi, None
     if hi - lo < TABLE_MAX and n:
-        th = p.threshold if p.spiking else None
-        try:
-            run = stepped_states(p, s_t, lambda dtype: _lif_table(p.leak_shifts, th, lo, hi, dtype), lo, hi)
-        except WidthError:              # a loose product bound: the reference decides
-            run = None
-    if run is None or run[1] < vlo or run[2] > vhi:
+        if plan.exact32:
+            run = _table_run(plan, s_t)
+        else:
+            try:
+                st = stepped_states(p, s_t, lambda dtype: plan.table(dtype)[0], lo, hi)
+            except WidthError:          # a loose product bound: the reference decides
+                st = None
+            if st is not None and st[1] - lo >= plan.ufloor and st[2] - lo <= plan.ulim:
+                U = st[0]
+                spikes = U >= plan.spike_at if p.spiking else np.zeros(U.shape, dtype=bool)
+                run = spikes, U[T - 1].astype(np.int64) + lo, int(np.count_nonzero(spikes))
+    if run is None:
         if reference is None:
             s_in = np.ascontiguousarray(s_t.transpose(1, 0, 2)).astype(np.uint8)
             reference = lambda: lif_steps(p, s_in)  # noqa: E731
         return RateRun.of_result(reference(), n, T)
-    U = run[0]
-    spikes = U >= p.threshold - lo if p.spiking else np.zeros(U.shape, dtype=bool)
-    v = U[T - 1].astype(np.int64) + lo
-    out_spikes = int(np.count_nonzero(spikes))
+    spikes, v, out_spikes = run
     counts = Counts(inferences=n, spikes=out_spikes, synaptic_adds=in_spikes * p.n_out,
-                    state_updates=n * T * p.n_out * (len(p.leak_shifts) + 1),
-                    memory_reads=in_spikes * p.n_out, cycles=p.cycles(in_spikes, out_spikes, n))
+                    state_updates=n * plan.updates, memory_reads=in_spikes * p.n_out,
+                    cycles=p.cycles(in_spikes, out_spikes, n))
     return RateRun(v, counts, spikes)
 
 
