@@ -49,10 +49,16 @@ def counts_layout(p):
 
 def spike_mask(m, neuron, u, name):
     """The spikes z(t) (bit t) of ``neuron`` for the input ``u``, as a comb signal; exact
-    (every step's value is a signal as wide as its expression: nothing is truncated)."""
+    (every step's value is a signal as wide as its expression: nothing is truncated).
+    The ReLU tables give the binary digits of clamp(u, 0, 2^K − 1), MSB first: two
+    comparisons instead of K chained subtractions."""
     K = neuron.K
     bits = Signal(K, name=f"{name}_z")
-    if isinstance(neuron, FSParams):            # v ≥ T(t): spike, v −= h(t)
+    if neuron.is_relu:                          # the bit-shift ReLU tables: the digits of clamp(u)
+        top = (1 << K) - 1
+        y = Mux(u < 0, 0, Mux(u > top, top, u[:K]))
+        m.d.comb += bits.eq(Cat(y[K - 1 - t] for t in range(K)))
+    elif isinstance(neuron, FSParams):          # v ≥ T(t): spike, v −= h(t)
         v = u
         for t in range(K):
             m.d.comb += bits[t].eq(v >= neuron.T_table[t])
@@ -77,6 +83,7 @@ class Phase(enum.Enum, shape=2):
     IN = 0          # events of group 0 (and the buffer) from the input
     OUT = 1         # a group's spikes (or scores) leave
     REPLAY = 2      # groups 1..G-1 re-read the buffered events
+    EVAL = 3        # hidden layers: the group's neurons turn u into spikes (registered)
 
 
 class DigitEngine(wiring.Component):
@@ -130,18 +137,19 @@ class DigitEngine(wiring.Component):
         lowest = Const(0, p.step_bits)
         for t in reversed(range(K)):
             lowest = Mux(rem[t], t, lowest)
-        has = rem.any()
-        one_left = has & ((rem & (rem - 1)) == 0)
+        left = Signal(range(K + 1))             # spikes in rem (a register: i.ready stays short)
+        has = left != 0
         valid = has | end_pending
         transfer = valid & ready
-        m.d.comb += self.i.ready.eq(~end_pending & (~has | (one_left & ready)))
+        m.d.comb += self.i.ready.eq(~end_pending & (~has | ((left == 1) & ready)))
         with m.If(transfer & has):
-            m.d.sync += rem.eq(rem & (rem - 1))
+            m.d.sync += [rem.eq(rem & (rem - 1)), left.eq(left - 1)]
         with m.If(transfer & ~has):
             m.d.sync += end_pending.eq(0)
         with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [rem.eq(Cat(self.i.payload[K - 1 - t] for t in range(K))), idx.eq(j),
-                         j.eq(Mux(j == n_in - 1, 0, j + 1))]
+            x = self.i.payload
+            m.d.sync += [rem.eq(Cat(x[K - 1 - t] for t in range(K))), left.eq(sum(x[t] for t in range(K))),
+                         idx.eq(j), j.eq(Mux(j == n_in - 1, 0, j + 1))]
             with m.If(j == n_in - 1):
                 m.d.sync += end_pending.eq(1)
         return valid, (idx, lowest, ~has), ready, transfer & has
@@ -172,7 +180,8 @@ class DigitEngine(wiring.Component):
         m.submodules.weights = mem = Memory(shape=unsigned(P * wb), depth=G * n_in, init=weight_words(p))
         rd = mem.read_port()
         n_ev = Signal(range(p.max_events + 1))
-        r = Signal(range(p.max_events + 2))
+        r = Signal(range(p.max_events + 2))    # the buffer address being read
+        rr = Signal(range(p.max_events + 1))    # events still to issue in this replay
         issue, iss_index, iss_step = Signal(), Signal(p.index_bits), Signal(p.step_bits)
         if G > 1:
             entry = data.StructLayout({"index": unsigned(p.index_bits), "step": unsigned(p.step_bits)})
@@ -180,7 +189,7 @@ class DigitEngine(wiring.Component):
             buf_w, buf_r = buf.write_port(), buf.read_port()
             m.d.comb += [buf_w.addr.eq(n_ev), buf_w.data.index.eq(ev_index), buf_w.data.step.eq(ev_step),
                          buf_w.en.eq(take_ev), buf_r.addr.eq(Mux(phase == Phase.REPLAY, r, 0))]
-            replaying = (phase == Phase.REPLAY) & (r <= n_ev)
+            replaying = (phase == Phase.REPLAY) & (rr != 0)
             m.d.comb += [issue.eq(take_ev | replaying),
                          iss_index.eq(Mux(replaying, buf_r.data.index, ev_index)),
                          iss_step.eq(Mux(replaying, buf_r.data.step, ev_step))]
@@ -205,12 +214,13 @@ class DigitEngine(wiring.Component):
                     term = w * rom_read(p.in_d, step_q)
                 m.d.sync += a.eq(a + term)
 
+        summed = Phase.OUT if p.neuron is None else Phase.EVAL      # a group's sums are complete
         with m.If(take_end):
-            m.d.sync += phase.eq(Phase.OUT)
+            m.d.sync += phase.eq(summed)
         with m.If(phase == Phase.REPLAY):
-            m.d.sync += r.eq(r + 1)
-            with m.If(r == n_ev + 1):
-                m.d.sync += phase.eq(Phase.OUT)
+            m.d.sync += [r.eq(r + 1), rr.eq(rr - 1)]
+            with m.If(rr == 0):                 # the last event executes in this cycle
+                m.d.sync += phase.eq(summed)
 
         # ---- the output side
         out_done = self.o.valid & self.o.ready
@@ -236,9 +246,10 @@ class DigitEngine(wiring.Component):
                 z = spike_mask(m, p.neuron, u, f"lane{l}")
                 active = ~last_group if l >= sizes[-1] else Const(1)   # lanes past n_out
                 masks.append(Mux(active, z, 0))
-            sent = Signal(P * K)
-            pend = Signal(P * K)
-            m.d.comb += pend.eq(Cat(*masks) & ~sent)
+            spikes, sent, pend = Signal(P * K), Signal(P * K), Signal(P * K)
+            with m.If(phase == Phase.EVAL):
+                m.d.sync += [spikes.eq(Cat(*masks)), phase.eq(Phase.OUT)]
+            m.d.comb += pend.eq(spikes & ~sent)
             has = pend.any()
             lane, step = Const(0, unsigned_bits(max(1, P - 1))), Const(0, p.out_step_bits)
             for b in reversed(range(P * K)):
@@ -260,7 +271,7 @@ class DigitEngine(wiring.Component):
                 m.d.sync += [phase.eq(Phase.IN), g.eq(0), n_ev.eq(0)]
                 m.d.sync += [a.eq(b[0]) for a, b in zip(acc, biases)]
             with m.Else():
-                m.d.sync += [phase.eq(Phase.REPLAY), g.eq(g + 1), r.eq(1)]
+                m.d.sync += [phase.eq(Phase.REPLAY), g.eq(g + 1), r.eq(1), rr.eq(n_ev)]
                 m.d.sync += [a.eq(rom_read(b, g + 1)) for a, b in zip(acc, biases)]
 
         # ---- counters of the inference in progress; reported with its last beat

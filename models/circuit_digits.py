@@ -13,10 +13,12 @@ Engine of dense layer i with P lanes (G = ⌈n_out/P⌉ groups of neurons):
 - *in*: one event per cycle; each reads the group-0 weights of its input
   (one memory word of P weights) and adds them one cycle later; the events
   are kept in a buffer for groups 1 … G−1. The end beat closes the input.
-- *out* (group g, from the cycle after the end beat or after its replay):
-  u = acc >> shift per lane, the neuron's spikes z(t) from u (FS: the K steps
-  of v ≥ T(t), v −= h(t) unrolled; AMOS: the K gates), then one event per
-  cycle for the spikes of the group, lowest neuron and step first, then one
+- *eval* (hidden layers, group g, the cycle after the end beat or after its
+  replay): u = acc >> shift per lane, the neuron's spikes z(t) from u (ReLU:
+  the digits of clamp(u); FS: the K steps of v ≥ T(t), v −= h(t) unrolled;
+  AMOS: the K gates), registered;
+- *out*: one event per cycle for the spikes of the group, lowest neuron and
+  step first, then one
   cycle to close the group: the end beat after the last group, else the
   start of the next group's replay, which takes the buffered events at one
   per cycle and 2 cycles of pipeline.
@@ -29,11 +31,11 @@ Engine of dense layer i with P lanes (G = ⌈n_out/P⌉ groups of neurons):
 
 Cycles of a sample alone (the consumer always ready, a register slice
 between engines): with e events into an engine, s_g spikes out of group g,
-and its end beat accepted at cycle a: the first group starts at o_0 = a + 1;
-a hidden group closes at d_g = o_g + s_g and the next starts at
-o_{g+1} = d_g + e + 2 (the end beat leaves at d_{G−1}); an output group's
-scores leave at o_g … o_g + size_g − 1 and the next starts at
-o_{g+1} = o_g + size_g + e + 1. The encoder's end beat leaves at
+and its end beat accepted at cycle a: a hidden layer's first group sends
+from o_0 = a + 2, closes at d_g = o_g + s_g, and the next sends from
+o_{g+1} = d_g + e + 3 (the end beat leaves at d_{G−1}); an output layer's
+first group sends from o_0 = a + 1, its scores leave at o_g … o_g + size_g − 1
+and the next group sends from o_{g+1} = o_g + size_g + e + 1. The encoder's end beat leaves at
 Σ_{j<n−1} max(1, pc_j) + pc_{n−1} + 1 (pc_j the spikes of x_j). See
 docs/network.md ("Network circuits").
 """
@@ -219,8 +221,8 @@ def run(cp, x):
         e = stages[k].sum(axis=(1, 2), dtype=np.int64)                 # events into this engine
         syn += e * p.n_out
         lower += -(-e * p.n_out // p.lanes)
-        o = a + 1
         last = k == len(engines) - 1
+        o = a + 1 if last else a + 2
         for g, size in enumerate(p.group_sizes):
             if last:
                 end = o + size - 1                                      # its last score
@@ -228,7 +230,7 @@ def run(cp, x):
             else:
                 s = stages[k + 1][:, g * p.lanes:g * p.lanes + size].sum(axis=(1, 2), dtype=np.int64)
                 end = o + s                                             # the closing cycle
-                o = end + e + 2
+                o = end + e + 3
         a = end + 1                                                     # through the register slice
     lower += engines[-1].n_out
     per = {"cycles": a, "synaptic_ops": syn, "spikes": sum(s.sum(axis=(1, 2), dtype=np.int64) for s in stages),
