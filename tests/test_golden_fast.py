@@ -175,6 +175,54 @@ def test_lif_wide_currents_take_the_int64_path():
     assert_results(lif_golden(p, s), lif_steps(p, s), ("spikes", "v", "counts"))
 
 
+def rand_lif_corner(rng):
+    """A random LIF layer, one time in two a corner case: all weights zero, T = 1, the
+    largest weights (inputs saturate the current), a bias above the threshold (spikes
+    every step), weights too wide for two steps per product row (w_bits 12–16)."""
+    kind = int(rng.integers(0, 10))
+    n_in, n_out = int(rng.integers(1, 12)), int(rng.integers(1, 9))
+    w_bits = int(rng.integers(12, 17)) if kind == 4 else int(rng.integers(2, 9))
+    W = rand_matrix(rng, n_out, n_in, w_bits)
+    if kind == 0:
+        W = [[0] * n_in for _ in range(n_out)]
+    if kind == 2:
+        W = [[(1 << (w_bits - 1)) - 1] * n_in for _ in range(n_out)]
+    threshold = int(rng.integers(1, 200))
+    bias = rng.integers(-40, 41, n_out).tolist()
+    if kind == 3:
+        bias = [threshold + int(rng.integers(0, 5))] * n_out
+    shifts = tuple(sorted(set(int(v) for v in rng.integers(1, 9, int(rng.integers(1, 5))))))
+    return LIFParams(weights=W, bias=bias, threshold=threshold, leak_shifts=shifts,
+                     time_steps=1 if kind == 1 else int(rng.integers(1, 40)),
+                     spiking=bool(rng.integers(0, 4)), w_bits=w_bits)
+
+
+def force_lif_modes(rng, monkeypatch):
+    """Make the batch engine of lif_run take modes a small test would not reach: blocks of
+    a few steps, two steps per product row from batch 0 or never, narrow or intp states."""
+    monkeypatch.setattr(lif_module, "BLOCK_ELEMS", int(rng.integers(1, 600)))
+    monkeypatch.setattr(lif_module, "PAIR_MIN_BATCH", [0, 1 << 30][int(rng.integers(0, 2))])
+    monkeypatch.setattr(lif_module, "SMALL_STATES", [0, 1 << 30][int(rng.integers(0, 2))])
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_lif_engine_modes_equal_steps(seed, monkeypatch):
+    """Every mode of the batch engine equals the step-by-step model: spikes, final states,
+    counts, and a narrower declared v_bits raising exactly when the reference does."""
+    rng = np.random.default_rng(1000 + seed)
+    force_lif_modes(rng, monkeypatch)
+    p = rand_lif_corner(rng)
+    n = int(rng.integers(0, 80))
+    s = rand_spikes(rng, (n,), p.time_steps, p.n_in)
+    if seed % 5 == 0:
+        s[...] = 1                                  # every input on: the largest currents
+    assert_results(lif_golden(p, s), lif_steps(p, s), ("spikes", "v", "counts"))
+    q = p.replace(v_bits=max(2, p.v_width - int(rng.integers(1, 5))))
+    assert raised(lif_golden, q, s) == raised(lif_steps, q, s)
+    if raised(lif_steps, q, s) is None:
+        assert_results(lif_golden(q, s), lif_steps(q, s), ("spikes", "v", "counts"))
+
+
 def test_if_current_beyond_the_closed_form_range():
     """T·I near 2^62: the step-by-step model decides (here: the overflow of v_bits)."""
     p = IFParams(weights=(((1 << 31) - 1,),), threshold=1 << 40, time_steps=1 << 11, direct_input=True,
@@ -433,6 +481,25 @@ def test_network_rate_fallback_equals_reference(coding, seed, monkeypatch):
     assert_same([s.counts for s in r.layers], [s.counts for s in stats], "counts")
     assert_same(r.activations, acts, "activations")
     assert_same(r.layer_inputs, trace, "layer_inputs")
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_network_lif_engine_modes_equal_reference(seed, monkeypatch):
+    """Whole lif networks (every readout) with the batch engine's modes forced, batch and
+    batch 1 alike, against the layer-by-layer step-by-step run."""
+    rng = np.random.default_rng(2000 + seed)
+    force_lif_modes(rng, monkeypatch)
+    net, x = random_network(rng, "lif")
+    if seed % 3 == 0:
+        x = np.resize(x, (int(rng.integers(60, 140)), x.shape[1]))
+    r = run_network(net, x, trace=True)
+    scores, stats, acts, trace = reference_run(net, x)
+    assert_same(r.scores, scores, "scores")
+    assert_same([s.counts for s in r.layers], [s.counts for s in stats], "counts")
+    assert_same(r.activations, acts, "activations")
+    assert_same(r.layer_inputs, trace, "layer_inputs")
+    for i in range(min(3, x.shape[0])):
+        assert_same(run_network(net, x[i:i + 1]).scores, scores[i:i + 1], f"scores[{i}]")
 
 
 def test_stepped_states_detects_a_state_outside_the_table():
