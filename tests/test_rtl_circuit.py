@@ -151,3 +151,43 @@ def test_weights_map_to_block_ram(target, cell):
     assert r.bram >= need and any(k.startswith(cell) for k in r.cells), r.cells
     weight_bits = sum(l.n_in * l.n_out for l in cp.network.layers) * cp.network.w_bits
     assert r.luts < weight_bits // 8, "weights look like logic, not memory"
+
+
+def _if_variant(time_steps, threshold_scale):
+    net = _net("iris", "if")
+    l0 = net.layers[0]
+    core = {**l0.core, "threshold": int(l0.core["threshold"] * threshold_scale)}
+    return dataclasses.replace(net, options={**net.options, "time_steps": time_steps},
+                               layers=(dataclasses.replace(l0, core=core),) + net.layers[1:])
+
+
+@pytest.mark.skipif("if" not in ENGINES, reason="no if network engine")
+def test_if_circuit_one_step_and_silent_samples():
+    """Rate coding at T = 1 with a threshold that leaves some samples without any spike
+    (the output layer gets only the end-of-step beat: scores T·b) and gives others
+    several spikes in a group; uneven last groups (P = 3 of 16, 2 of 3)."""
+    from spikeforge.models.simulate import run_network
+    net = _if_variant(1, 0.6)
+    x = _inputs("iris", 24)
+    cp = CircuitParams(net, (3, 2))
+    g = circuit_golden(cp, x)
+    assert (g.counters["spikes"] == 0).any() and (g.counters["spikes"] >= 2).any()
+    assert (g.scores == run_network(net, x).scores).all()
+    r = circuit_sim.verify_circuit(cp, x)
+    assert r["measured_latency"] == r["latency"]
+    circuit_sim.verify_circuit(cp, x[:12], isolated=False, ready=[1, 0, 0, 1])
+
+
+@pytest.mark.skipif("if" not in ENGINES, reason="no if network engine")
+def test_if_circuit_refuses_what_it_cannot_build():
+    from spikeforge.hdl.network import NetworkCircuit
+    net = _net("iris", "if")
+    l0, l1 = net.layers
+    hidden = Dense([[1] * l0.n_out] * l0.n_out, [0] * l0.n_out, 0, 8, dict(l1.core))
+    deep = dataclasses.replace(net, layers=(l0, hidden, l1))
+    with pytest.raises(ConfigError, match="spiking IF layer after the first"):
+        NetworkCircuit(CircuitParams(deep, 1))
+    alone = dataclasses.replace(net, layers=(Dense([list(r[:4]) for r in l1.weights], l1.bias, 0, None,
+                                                   dict(l0.core)),))
+    with pytest.raises(ConfigError, match="one-layer if network"):
+        circuit_golden(CircuitParams(alone, 1), _inputs("iris", 2))
