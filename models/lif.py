@@ -348,6 +348,9 @@ BLOCK_ELEMS = 200_000
 PAIR_MIN_BATCH = 64
 #: States per step up to which a run holds them as intp (no index conversion per lookup).
 SMALL_STATES = 4096
+#: States per step from which int16 states leak by shifts and adds instead of a table
+#: lookup (on long rows a few vectorised passes beat the gather).
+ARITH_STATES = 16384
 
 
 class _LIFPlan:
@@ -356,11 +359,19 @@ class _LIFPlan:
     (U = s − lo in [ufloor, ulim]: in the domain and within ``v_bits``), W.T and b − lo
     as float32, whether float32 holds every partial sum of W·s + b − lo exactly, the
     narrowest state type no U_(t−1) lookup plus current can overflow, and per state type
-    the state table and whether one maximum of the unsigned view checks [0, ulim]."""
+    the state table and whether one maximum of the unsigned view checks [0, ulim].
+
+    With shifts ι ≤ 8, lo is rounded down to a multiple of 2^max ι (the domain grows by
+    less than 2^8), so that (U + lo) >> ι = (U >> ι) + (lo >> ι) for every U ≥ 0: the
+    leak of int16 states is then exact by shifts of U (:func:`_leak_step`)."""
 
     def __init__(self, p):
         lo, hi = p.v_interval
-        self.lo, self.hi = lo, hi = min(lo, 0), max(hi, 0)
+        lo, hi = min(lo, 0), max(hi, 0)
+        smax = max(p.leak_shifts, default=0)
+        if smax <= 8:
+            lo -= lo % (1 << smax)
+        self.lo, self.hi = lo, hi
         vlo, vhi = width_range(p.v_width, True)
         self.ufloor, self.ulim = max(lo, vlo) - lo, min(hi, vhi) - lo
         off = p.b - lo
@@ -381,6 +392,10 @@ class _LIFPlan:
         self.spiking, self.th = p.spiking, (p.threshold if p.spiking else None)
         self.spike_at = p.threshold - lo
         self.shifts, self.n_out = p.leak_shifts, p.n_out
+        self.arith = self.dtype is np.int16 and smax <= 8
+        self.leak_lo = sum(lo >> i for i in p.leak_shifts)      # Σ (lo >> ι)
+        # int16 states (U ≤ umax < 2^15) reset where U − spike_at ≥ 0; none reaches 2^15
+        self.reset_at = self.spike_at if p.spiking and self.spike_at < 1 << 15 else None
         self.updates = p.time_steps * p.n_out * (len(p.leak_shifts) + 1)   # per inference
         self._tables = {}
 
@@ -420,17 +435,22 @@ def _table_run(plan, s_t):
     T, n, n_in = s_t.shape
     n_out = plan.n_out
     dtype = np.intp if n * n_out <= SMALL_STATES else plan.dtype
-    table, unsigned = plan.table(dtype)
-    take, add = table.take, np.add
     kb = plan.pair_bits if T > 1 and n >= PAIR_MIN_BATCH else 0
     per_row = 2 if kb else 1                    # steps per product row
     tau = max(1, min(T, BLOCK_ELEMS // (n * (n_in + n_out)))) * per_row
+    if dtype is np.intp and not kb and tau >= T:
+        return _small_run(plan, s_t)
     tau = min(tau, T + (T & 1) if kb else T)
+    table, unsigned = plan.table(dtype)
+    take, add = table.take, np.add
     g_max = -(-tau // per_row)
     F = np.empty((g_max, n, n_in), dtype=np.float32)
     M = np.empty((g_max * n, n_out), dtype=np.float32)
     U = np.empty((tau, n, n_out), dtype=dtype)
     f = np.empty((n, n_out), dtype=dtype)
+    arith = plan.arith and dtype is plan.dtype and n * n_out >= ARITH_STATES
+    if arith:
+        scratch = np.empty((n, n_out), dtype=dtype)
     if kb:
         P = np.empty((g_max, n, n_out), dtype=np.int32)
         scale, mask, c = np.float32(1 << kb), (1 << kb) - 1, plan.pair_c.astype(dtype)
@@ -465,9 +485,14 @@ def _table_run(plan, s_t):
         rows = list(Uk)
         if t0:
             add(rows[0], f, out=rows[0])        # f = f(U of the previous block's last step)
-        for prev, row in zip(rows, rows[1:]):
-            take(prev, out=f, mode="clip")      # a state outside the domain is caught below
-            add(row, f, out=row)
+        if arith:
+            for prev, row in zip(rows, rows[1:]):
+                _leak_step(plan, prev, f, scratch)
+                add(row, f, out=row)
+        else:
+            for prev, row in zip(rows, rows[1:]):
+                take(prev, None, f, "clip")     # a state outside the domain is caught below
+                add(row, f, row)
         if unsigned is not None:
             if int(np.maximum.reduce(Uk.view(unsigned), axis=None)) > lim:
                 return None
@@ -479,12 +504,62 @@ def _table_run(plan, s_t):
             np.greater_equal(Uk, plan.spike_at, out=sk)
             out_spikes += int(np.count_nonzero(sk))
         if t0 + k < T:
-            take(rows[-1], out=f, mode="clip")
+            if arith:
+                _leak_step(plan, rows[-1], f, scratch)
+            else:
+                take(rows[-1], out=f, mode="clip")
     v = np.add(U[k - 1], plan.lo, dtype=np.int64)
     if spikes is None:
         shape = (T, n, n_out)
         spikes = lambda: np.zeros(shape, dtype=bool)  # noqa: E731
     return spikes, v, out_spikes
+
+
+def _small_run(plan, s_t):
+    """:func:`_table_run` in one block of intp states (no index conversion per lookup)
+    with the fewest calls: the run of a few inferences (batch 1, the co-simulation's)."""
+    T, n, n_in = s_t.shape
+    n_out = plan.n_out
+    table, unsigned = plan.table(np.intp)
+    M = np.matmul(s_t.reshape(T * n, n_in), plan.Wt, dtype=np.float32)
+    U = np.add(M, plan.off, out=np.empty((T, n, n_out), dtype=np.intp).reshape(T * n, n_out),
+               casting="unsafe").reshape(T, n, n_out)
+    take, add, f = table.take, np.add, np.empty((n, n_out), dtype=np.intp)
+    rows = list(U)
+    for prev, row in zip(rows, rows[1:]):
+        take(prev, None, f, "clip")             # a state outside the domain is caught below
+        add(row, f, row)
+    if unsigned is not None:
+        if int(np.maximum.reduce(U.view(unsigned), axis=None)) > plan.ulim:
+            return None
+    elif (int(np.minimum.reduce(U, axis=None)) < plan.ufloor
+          or int(np.maximum.reduce(U, axis=None)) > plan.ulim):
+        return None
+    v = np.add(rows[-1], plan.lo, dtype=np.int64)
+    if not plan.spiking:
+        return (lambda: np.zeros((T, n, n_out), dtype=bool)), v, 0
+    spikes = np.greater_equal(U, plan.spike_at)
+    return spikes, v, int(np.count_nonzero(spikes))
+
+
+def _leak_step(plan, u, f, g):
+    """f = f(s) of int16 states U = s − lo (``plan.arith``): Σ_ι (U >> ι) + Σ_ι (lo >> ι),
+    and 0 where U ≥ spike_at (the reset: U − spike_at >> 15 is −1 below it, else 0).
+    Exact, and no intermediate overflows while U is in [0, ulim]. ``g``: scratch."""
+    shifts = plan.shifts
+    if not shifts:
+        f.fill(0)
+        return
+    np.right_shift(u, shifts[0], out=f)
+    for i in shifts[1:]:
+        np.right_shift(u, i, out=g)
+        np.add(f, g, out=f)
+    if plan.leak_lo:
+        np.add(f, plan.leak_lo, out=f)
+    if plan.reset_at is not None:
+        np.subtract(u, plan.reset_at, out=g)
+        np.right_shift(g, 15, out=g)
+        np.bitwise_and(f, g, out=f)
 
 
 def lif_run(p: LIFParams, s_t, in_spikes, reference=None) -> RateRun:

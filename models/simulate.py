@@ -366,16 +366,23 @@ def run_lif(net, x, trace):
             if readout == "vanrossum":
                 _, dist = van_rossum_classify(_batch_major(r.spikes()), tuple(o["leak_shifts"]))
                 return -dist, stats, acts
-            return _count_scores(r.totals(), r.v), stats, acts
-        acts.append(r.totals().astype(np.uint64))      # the dtype of a uint8 spike train's sum
+            return _count_scores(_spike_sums(r.spikes(), np.int64), r.v), stats, acts
         s, n_spikes = r.spikes(), r.counts.spikes
+        acts.append(_spike_sums(s, np.uint64))        # the dtype of a uint8 spike train's sum
     raise ConfigError("network has no output layer")
+
+
+def _spike_sums(spikes, dtype):
+    """Spikes per neuron (batch, n) of a time-major bool train (T, batch, n), as ``dtype``
+    (summed in the narrowest type that holds T, which is the fast one)."""
+    acc = np.int16 if len(spikes) < 1 << 15 else np.int32
+    return np.add.reduce(spikes.view(np.uint8), axis=0, dtype=acc).astype(dtype)
 
 
 def _count_scores(counts, v):
     """Spike count first, final membrane as tie-break, folded into one integer score."""
     rank = np.argsort(np.argsort(v, axis=-1, kind="stable"), axis=-1)   # 0..C−1 by membrane
-    return counts.astype(np.int64) * v.shape[-1] + rank
+    return np.multiply(counts, v.shape[-1], dtype=np.int64) + rank
 
 
 def run_if(net, x, trace):

@@ -199,13 +199,15 @@ def rand_lif_corner(rng):
 
 def force_lif_modes(rng, monkeypatch):
     """Make the batch engine of lif_run take modes a small test would not reach: blocks of
-    a few steps, two steps per product row from batch 0 or never, narrow or intp states."""
+    a few steps, two steps per product row from batch 0 or never, narrow or intp states,
+    the leak of int16 states by table or by shifts."""
     monkeypatch.setattr(lif_module, "BLOCK_ELEMS", int(rng.integers(1, 600)))
     monkeypatch.setattr(lif_module, "PAIR_MIN_BATCH", [0, 1 << 30][int(rng.integers(0, 2))])
     monkeypatch.setattr(lif_module, "SMALL_STATES", [0, 1 << 30][int(rng.integers(0, 2))])
+    monkeypatch.setattr(lif_module, "ARITH_STATES", [0, 1 << 30][int(rng.integers(0, 2))])
 
 
-@pytest.mark.parametrize("seed", range(60))
+@pytest.mark.parametrize("seed", range(100))
 def test_lif_engine_modes_equal_steps(seed, monkeypatch):
     """Every mode of the batch engine equals the step-by-step model: spikes, final states,
     counts, and a narrower declared v_bits raising exactly when the reference does."""
