@@ -62,7 +62,7 @@ from functools import cached_property
 import numpy as np
 
 from .base import unsigned_bits
-from .circuit import finish
+from .circuit import LayerOps, finish
 from .circuit_digits import DigitEngineParams
 from .errors import ConfigError
 from .network import layer_params
@@ -197,7 +197,8 @@ def run(cp, x):
     spikes = np.zeros(n, dtype=np.int64)
     upd = np.zeros(n, dtype=np.int64)
     lower = np.zeros(n, dtype=np.int64)
-    a = e = None
+    a = e = z = None
+    ops = []
     for k, p in enumerate(engines):
         T, G = p.time_steps, p.groups
         upd += T * p.n_out
@@ -205,13 +206,15 @@ def run(cp, x):
             z = np.asarray(r.layer_inputs[dense[k + 1]])    # its spikes (n, T, n_out)
             e = z.sum(axis=(1, 2), dtype=np.int64)
             spikes += e
-            ops = (p.n_in + T) * p.n_out
-            syn += ops
-            lower += -(-ops // p.lanes)
+            work = (p.n_in + T) * p.n_out
+            syn += work
+            lower += -(-work // p.lanes)
             a = G * p.n_in + T * G + e + 1                  # its last end beat, through the slice
+            ops.append(_direct_ops(p, n))
         else:                                               # the output integrator, e events in
             syn += e * p.n_out
             lower += -(-e * p.n_out // p.lanes)
+            ops.append(_integrator_ops(p, e, z))
             o = a + 1
             for size in p.group_sizes:
                 end = o + size - 1                          # its last score
@@ -219,4 +222,39 @@ def run(cp, x):
             a = end + 1
     lower += engines[-1].n_out
     per = {"cycles": a, "synaptic_ops": syn, "spikes": spikes, "state_updates": upd}
-    return finish(r.scores, r.predictions, per, lower, multiplications=n * engines[0].n_in * engines[0].n_out)
+    return finish(r.scores, r.predictions, per, lower, ops)
+
+
+def _direct_ops(p, n):
+    """The first layer's operations per sample: G·n_in weight words (P weights each),
+    (G−1)·n_in buffered inputs re-read, n_in·n_out multiply-adds into the currents, and
+    T·n_out neuron updates m = v + I, v = m − ϑ·s (the state words read and written per
+    step and group are not counted)."""
+    L, full = p.layer, lambda v: np.full(n, v)   # noqa: E731
+    return LayerOps(weight_reads=full(p.groups * p.n_in), weight_bits=p.lanes * p.w_bits,
+                    buffer_reads=full((p.groups - 1) * p.n_in), buffer_bits=L.in_bits,
+                    adds=full(p.n_in * p.n_out), add_bits=L.current_bits,
+                    mults=full(p.n_in * p.n_out), mult_bits=max(p.w_bits, L.in_bits),
+                    updates=full(p.time_steps * p.n_out), state_bits=L.v_width)
+
+
+def _integrator_ops(p, e, z):
+    """The output integrator's operations per sample with ``e`` (n,) events, the spikes
+    ``z`` (n, T, n_in) of the layer before: per group pass one weight word per run of
+    equal consecutive event indices (the digit engine reads a sender's word once; runs
+    meet only across steps), (G−1)·e buffered events re-read, e·n_out adds, n_out scores
+    (the bias T·b is folded)."""
+    d = p.digit
+    n_in = z.shape[2]
+    last = np.full(z.shape[0], -1)
+    same = np.zeros(z.shape[0], dtype=np.int64)
+    for t in range(z.shape[1]):
+        zt = z[:, t, :] != 0
+        any_ = zt.any(axis=1)
+        first = np.argmax(zt, axis=1)
+        same += any_ & (first == last)
+        last = np.where(any_, n_in - 1 - np.argmax(zt[:, ::-1], axis=1), last)
+    return LayerOps(weight_reads=p.groups * (e - same), weight_bits=p.lanes * p.w_bits,
+                    buffer_reads=(p.groups - 1) * e, buffer_bits=d.index_bits + d.step_bits,
+                    adds=e * p.n_out, add_bits=d.acc_width, mults=np.zeros_like(e), mult_bits=p.w_bits,
+                    updates=np.full(e.shape, p.n_out), state_bits=d.acc_width)
