@@ -79,11 +79,23 @@ def spike_mask(m, neuron, u, name):
     return bits
 
 
-class Phase(enum.Enum, shape=2):
+def lowest_set(bits):
+    """Index of the lowest set bit of ``bits`` (meaningless if none is set), by a tree of 2-way choices:
+    log2(n) levels instead of a chain of n multiplexers."""
+    n = 1 << max(0, (len(bits) - 1).bit_length())
+    level = [(bits[b], Const(0, 0)) if b < len(bits) else (Const(0, 1), Const(0, 0)) for b in range(n)]
+    while len(level) > 1:
+        level = [(lo[0] | hi[0], Cat(Mux(lo[0], lo[1], hi[1]), ~lo[0]))
+                 for lo, hi in zip(level[::2], level[1::2])]
+    return level[0][1]
+
+
+class Phase(enum.Enum, shape=3):
     IN = 0          # events of group 0 (and the buffer) from the input
-    OUT = 1         # a group's spikes (or scores) leave
+    OUT = 1         # the output layer: a group's scores leave
     REPLAY = 2      # groups 1..G-1 re-read the buffered events
     EVAL = 3        # hidden layers: the group's neurons turn u into spikes (registered)
+    DRAIN = 4       # hidden layers: the last group's spikes leave, then the end beat
 
 
 class DigitEngine(wiring.Component):
@@ -195,7 +207,12 @@ class DigitEngine(wiring.Component):
                          iss_step.eq(Mux(replaying, buf_r.data.step, ev_step))]
         else:
             m.d.comb += [issue.eq(take_ev), iss_index.eq(ev_index), iss_step.eq(ev_step)]
-        m.d.comb += rd.addr.eq(g * n_in + iss_index)
+        # a sender's events are consecutive: its weight word is read once per pass
+        prev, fresh = Signal(p.index_bits), Signal(init=1)
+        m.d.comb += [rd.addr.eq(g * n_in + iss_index),
+                     rd.en.eq(issue & (fresh | (iss_index != prev)))]
+        with m.If(issue):
+            m.d.sync += [prev.eq(iss_index), fresh.eq(0)]
         with m.If(take_ev):
             m.d.sync += n_ev.eq(n_ev + 1)
 
@@ -224,16 +241,17 @@ class DigitEngine(wiring.Component):
 
         # ---- the output side
         out_done = self.o.valid & self.o.ready
-        close = Signal()                        # the group's last cycle
         size_now = Mux(last_group, sizes[-1], sizes[0])
         spike_out, upd_add = Signal(), Signal(range(P + 1))
+        next_group, sample_done = Signal(), Signal()     # the sums of a group are used up
         if p.neuron is None:
             k = counter(P, "k")
             lane_done = k == size_now - 1
             m.d.comb += [self.o.valid.eq(phase == Phase.OUT),
                          self.o.payload.value.eq(pick(acc, k)),
                          self.o.payload.last.eq(lane_done & last_group),
-                         close.eq(out_done & lane_done),
+                         next_group.eq(out_done & lane_done & ~last_group),
+                         sample_done.eq(out_done & lane_done & last_group),
                          upd_add.eq(out_done)]
             with m.If(out_done):
                 m.d.sync += k.eq(Mux(lane_done, 0, k + 1))
@@ -246,33 +264,38 @@ class DigitEngine(wiring.Component):
                 z = spike_mask(m, p.neuron, u, f"lane{l}")
                 active = ~last_group if l >= sizes[-1] else Const(1)   # lanes past n_out
                 masks.append(Mux(active, z, 0))
-            spikes, sent, pend = Signal(P * K), Signal(P * K), Signal(P * K)
-            with m.If(phase == Phase.EVAL):
-                m.d.sync += [spikes.eq(Cat(*masks)), phase.eq(Phase.OUT)]
+            # the emitter sends a group's registered spikes while the next group replays; lane l's
+            # step t is bit l·Kp + t (Kp = K rounded up to a power of two: the lowest set bit's
+            # index splits into lane and step without division)
+            Kp = 1 << (K - 1).bit_length()
+            masks = [Cat(z, Const(0, Kp - K)) if Kp > K else z for z in masks]
+            spikes, sent, pend = Signal(P * Kp), Signal(P * Kp), Signal(P * Kp)
+            em_g = counter(G, "em_g")
             m.d.comb += pend.eq(spikes & ~sent)
             has = pend.any()
-            lane, step = Const(0, unsigned_bits(max(1, P - 1))), Const(0, p.out_step_bits)
-            for b in reversed(range(P * K)):
-                lane = Mux(pend[b], b // K, lane)
-                step = Mux(pend[b], b % K, step)
-            m.d.comb += [self.o.valid.eq((phase == Phase.OUT) & (has | last_group)),
-                         self.o.payload.index.eq(g * P + lane),
+            evaluate = (phase == Phase.EVAL) & ~has         # waits for the emitter to be empty
+            first = lowest_set(pend)
+            lane, step = first[Kp.bit_length() - 1:], first[:Kp.bit_length() - 1]
+            m.d.comb += [self.o.valid.eq(has | (phase == Phase.DRAIN)),
+                         self.o.payload.index.eq(em_g * P + lane),
                          self.o.payload.step.eq(step),
                          self.o.payload.end.eq(~has),
-                         close.eq((phase == Phase.OUT) & ~has & (out_done | ~last_group)),
+                         next_group.eq(evaluate & ~last_group),
+                         sample_done.eq((phase == Phase.DRAIN) & ~has & out_done),
                          spike_out.eq(out_done & has),
-                         upd_add.eq(Mux(close, size_now, 0))]
+                         upd_add.eq(Mux(evaluate, size_now, 0))]
             with m.If(spike_out):
                 m.d.sync += sent.eq(sent | (pend & (~pend + 1)))
-            with m.If(close):
-                m.d.sync += sent.eq(0)
-        with m.If(close):
-            with m.If(last_group):
-                m.d.sync += [phase.eq(Phase.IN), g.eq(0), n_ev.eq(0)]
-                m.d.sync += [a.eq(b[0]) for a, b in zip(acc, biases)]
-            with m.Else():
-                m.d.sync += [phase.eq(Phase.REPLAY), g.eq(g + 1), r.eq(1), rr.eq(n_ev)]
-                m.d.sync += [a.eq(rom_read(b, g + 1)) for a, b in zip(acc, biases)]
+            with m.If(evaluate):
+                m.d.sync += [spikes.eq(Cat(*masks)), sent.eq(0), em_g.eq(g)]
+                with m.If(last_group):
+                    m.d.sync += phase.eq(Phase.DRAIN)
+        with m.If(sample_done):
+            m.d.sync += [phase.eq(Phase.IN), g.eq(0), n_ev.eq(0), fresh.eq(1)]
+            m.d.sync += [a.eq(b[0]) for a, b in zip(acc, biases)]
+        with m.If(next_group):
+            m.d.sync += [phase.eq(Phase.REPLAY), g.eq(g + 1), r.eq(1), rr.eq(n_ev), fresh.eq(1)]
+            m.d.sync += [a.eq(rom_read(b, g + 1)) for a, b in zip(acc, biases)]
 
         # ---- counters of the inference in progress; reported with its last beat
         layout = counts_layout(p)
@@ -281,7 +304,7 @@ class DigitEngine(wiring.Component):
         m.d.comb += [syn_next.eq(syn + Mux(pending, size_now, 0)),
                      spk_next.eq(spk + spike_out + enc_spike),
                      upd_next.eq(upd + upd_add)]
-        report = close & last_group
+        report = sample_done
         with m.If(self.cnt.valid & self.cnt.ready):
             m.d.sync += self.cnt.valid.eq(0)
         with m.If(report):

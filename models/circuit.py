@@ -28,8 +28,8 @@ from .errors import ConfigError
 from .network import Dense, Network
 from .registry import get_core
 
-__all__ = ["CircuitParams", "CircuitResult", "circuit_golden", "circuit_model", "default_parallelism",
-           "COUNTER_BITS", "finish"]
+__all__ = ["CircuitParams", "CircuitResult", "LayerOps", "circuit_energy", "circuit_golden", "circuit_model",
+           "default_parallelism", "COUNTER_BITS", "finish"]
 
 #: width of every hardware counter (per inference)
 COUNTER_BITS = 32
@@ -171,27 +171,72 @@ class CircuitResult:
     """What the circuit reports per sample: scores (n, n_out), predictions, and counters
     (n,) each: ``synaptic_ops``, ``spikes``, ``state_updates``, ``cycles`` (one sample
     alone); ``lower_bound`` (n,): the cycles no schedule of these engines can beat
-    (synaptic events / P per layer plus the output beats)."""
+    (synaptic events / P per layer plus the output beats); ``energy_pj``: the energy
+    proxy per inference of this circuit by part (see :func:`circuit_energy`)."""
 
     scores: np.ndarray
     predictions: np.ndarray
     counters: dict
     counts: Counts
     lower_bound: np.ndarray
+    energy_pj: dict
 
 
-def finish(scores, predictions, per, lower, multiplications=0) -> CircuitResult:
+@dataclass
+class LayerOps:
+    """Operations of one engine per sample (arrays (n,)) and their widths, for the energy proxy:
+    weight words read from memory, words re-read from its input/event buffer, adds into the
+    accumulators, multiplications, neuron updates."""
+
+    weight_reads: np.ndarray
+    weight_bits: int
+    buffer_reads: np.ndarray
+    buffer_bits: int
+    adds: np.ndarray
+    add_bits: int
+    mults: np.ndarray
+    mult_bits: int
+    updates: np.ndarray
+    state_bits: int
+
+
+def circuit_energy(ops):
+    """Energy proxy per inference (mean over the samples, pJ) of a circuit whose engines
+    did ``ops`` (one :class:`LayerOps` each), by part and in total.
+
+    The model of the built circuit (docs/network.md, "Energy proxy of a circuit"):
+    the weights sit in block RAM, so every weight word read — P weights, one
+    per lane — costs one memory read of that width; so does every word the
+    engine re-reads from its buffer; adds, multiplications and neuron updates
+    cost their widths' entries of :mod:`spikeforge.models.energy`."""
+    from .energy import add_pj, mem_pj, mult_pj
+    out = {"weight_reads": 0.0, "buffer_reads": 0.0, "synaptic_adds": 0.0, "multiplications": 0.0,
+           "state_updates": 0.0}
+    for o in ops:
+        out["weight_reads"] += float(np.mean(o.weight_reads)) * mem_pj(o.weight_bits)
+        out["buffer_reads"] += float(np.mean(o.buffer_reads)) * mem_pj(o.buffer_bits)
+        out["synaptic_adds"] += float(np.mean(o.adds)) * add_pj(o.add_bits)
+        out["multiplications"] += float(np.mean(o.mults)) * mult_pj(o.mult_bits)
+        out["state_updates"] += float(np.mean(o.updates)) * add_pj(o.state_bits)
+    out["total"] = sum(out.values())
+    return out
+
+
+def finish(scores, predictions, per, lower, ops) -> CircuitResult:
     """A :class:`CircuitResult` from per-sample counters ``per`` (refused if one would
-    not fit :data:`COUNTER_BITS` bits)."""
+    not fit :data:`COUNTER_BITS` bits) and the engines' operations ``ops``."""
     n = scores.shape[0]
     per = {name: np.asarray(per[name], dtype=np.int64).reshape(n) for name in COUNTERS}
     for name, v in per.items():
         if n and int(v.max()) >= 1 << COUNTER_BITS:
             raise ConfigError(f"counter {name} would exceed {COUNTER_BITS} bits")
+    mults = int(sum(np.sum(o.mults) for o in ops))
     counts = Counts(inferences=n, spikes=int(per["spikes"].sum()), synaptic_adds=int(per["synaptic_ops"].sum()),
-                    state_updates=int(per["state_updates"].sum()), multiplications=int(multiplications),
+                    state_updates=int(per["state_updates"].sum()), multiplications=mults,
+                    memory_reads=int(sum(np.sum(o.weight_reads) + np.sum(o.buffer_reads) for o in ops)),
                     cycles=int(per["cycles"].sum()))
-    return CircuitResult(scores, predictions, per, counts, np.asarray(lower, dtype=np.int64).reshape(n))
+    energy = circuit_energy(ops) if n else {}
+    return CircuitResult(scores, predictions, per, counts, np.asarray(lower, dtype=np.int64).reshape(n), energy)
 
 
 def circuit_golden(cp: CircuitParams, x) -> CircuitResult:

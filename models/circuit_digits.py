@@ -11,17 +11,17 @@ and only spikes are visited (Stöckl & Maass 2021, §1.1: y = Σ_t d(t)·z(t)).
 Engine of dense layer i with P lanes (G = ⌈n_out/P⌉ groups of neurons):
 
 - *in*: one event per cycle; each reads the group-0 weights of its input
-  (one memory word of P weights) and adds them one cycle later; the events
-  are kept in a buffer for groups 1 … G−1. The end beat closes the input.
+  (one memory word of P weights; a sender's events are consecutive, so its
+  word is read once) and adds them one cycle later; the events are kept in
+  a buffer for groups 1 … G−1. The end beat closes the input.
 - *eval* (hidden layers, group g, the cycle after the end beat or after its
-  replay): u = acc >> shift per lane, the neuron's spikes z(t) from u (ReLU:
-  the digits of clamp(u); FS: the K steps of v ≥ T(t), v −= h(t) unrolled;
-  AMOS: the K gates), registered;
-- *out*: one event per cycle for the spikes of the group, lowest neuron and
-  step first, then one
-  cycle to close the group: the end beat after the last group, else the
-  start of the next group's replay, which takes the buffered events at one
-  per cycle and 2 cycles of pipeline.
+  replay, once the emitter is empty): u = acc >> shift per lane, the
+  neuron's spikes z(t) from u (ReLU: the digits of clamp(u); FS: the K steps
+  of v ≥ T(t), v −= h(t) unrolled; AMOS: the K gates), into the emitter's
+  register; the next group's replay starts in the following cycle (the
+  buffered events at one per cycle, 2 cycles of pipeline).
+- *emit*: meanwhile the emitter sends the group's spikes, one event per
+  cycle, lowest neuron and step first; after the last group, the end beat.
 - the output layer instead sends its n_out scores (acc, bias included), one
   per cycle; the next group's replay starts in the cycle of a group's last
   score.
@@ -31,11 +31,12 @@ Engine of dense layer i with P lanes (G = ⌈n_out/P⌉ groups of neurons):
 
 Cycles of a sample alone (the consumer always ready, a register slice
 between engines): with e events into an engine, s_g spikes out of group g,
-and its end beat accepted at cycle a: a hidden layer's first group sends
-from o_0 = a + 2, closes at d_g = o_g + s_g, and the next sends from
-o_{g+1} = d_g + e + 3 (the end beat leaves at d_{G−1}); an output layer's
-first group sends from o_0 = a + 1, its scores leave at o_g … o_g + size_g − 1
-and the next group sends from o_{g+1} = o_g + size_g + e + 1. The encoder's end beat leaves at
+and its end beat accepted at cycle a: a hidden layer evaluates group 0 at
+v_0 = a + 1, sends its spikes at v_g + 1 … v_g + s_g, evaluates the next
+group at v_{g+1} = v_g + max(e + 2, s_g + 1), and sends the end beat at
+v_{G−1} + s_{G−1} + 1; an output layer's first group sends from o_0 = a + 1,
+its scores leave at o_g … o_g + size_g − 1 and the next group sends from
+o_{g+1} = o_g + size_g + e + 1. The encoder's end beat leaves at
 Σ_{j<n−1} max(1, pc_j) + pc_{n−1} + 1 (pc_j the spikes of x_j). See
 docs/network.md ("Network circuits").
 """
@@ -49,7 +50,7 @@ from functools import cached_property
 import numpy as np
 
 from .base import signed_bits, unsigned_bits
-from .circuit import finish
+from .circuit import LayerOps, finish
 from .errors import ConfigError
 from .network import layer_params
 from .registry import get_core
@@ -216,23 +217,38 @@ def run(cp, x):
     a = pc[:, :-1].clip(min=1).sum(axis=1) + pc[:, -1] + 1              # encoder's end beat
     syn = np.zeros(n, dtype=np.int64)
     lower = np.zeros(n, dtype=np.int64)
-    engines = cp.engines
+    engines, ops = cp.engines, []
     for k, p in enumerate(engines):
         e = stages[k].sum(axis=(1, 2), dtype=np.int64)                 # events into this engine
+        senders = (stages[k].sum(axis=2) > 0).sum(axis=1)             # inputs with a spike
+        ops.append(_ops(p, e, senders))
         syn += e * p.n_out
         lower += -(-e * p.n_out // p.lanes)
         last = k == len(engines) - 1
-        o = a + 1 if last else a + 2
+        o = a + 1                               # the first group's scores, or its eval cycle
         for g, size in enumerate(p.group_sizes):
             if last:
                 end = o + size - 1                                      # its last score
                 o = o + size + e + 1
             else:
                 s = stages[k + 1][:, g * p.lanes:g * p.lanes + size].sum(axis=(1, 2), dtype=np.int64)
-                end = o + s                                             # the closing cycle
-                o = end + e + 3
+                end = o + s + 1                                         # the end beat, if the last
+                o = np.maximum(o + e + 2, o + s + 1)                    # the next group's eval
         a = end + 1                                                     # through the register slice
     lower += engines[-1].n_out
     per = {"cycles": a, "synaptic_ops": syn, "spikes": sum(s.sum(axis=(1, 2), dtype=np.int64) for s in stages),
            "state_updates": np.full(n, sum(p.n_out for p in engines))}
-    return finish(r.scores, r.predictions, per, lower)
+    return finish(r.scores, r.predictions, per, lower, ops)
+
+
+def _ops(p, e, senders):
+    """An engine's operations per sample with ``e`` (n,) incoming events from ``senders``
+    (n,) inputs: G·senders weight words (P weights each; a sender's events are consecutive
+    and share one read), (G−1)·e buffered events re-read, e·n_out adds (and as many
+    multiplications when d(t) is not a power of two), n_out neuron updates."""
+    d_bits = max(abs(d) for d in p.in_d).bit_length() + 1
+    return LayerOps(weight_reads=p.groups * senders, weight_bits=p.lanes * p.w_bits,
+                    buffer_reads=(p.groups - 1) * e, buffer_bits=p.index_bits + p.step_bits,
+                    adds=e * p.n_out, add_bits=p.acc_width,
+                    mults=np.zeros_like(e) if p.in_shifts is not None else e * p.n_out,
+                    mult_bits=max(p.w_bits, d_bits), updates=np.full(e.shape, p.n_out), state_bits=p.acc_width)

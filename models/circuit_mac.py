@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .circuit import finish
+from .circuit import LayerOps, finish
 from .simulate import run_network
 
 __all__ = ["engine_params", "schedule", "latency", "score_cycles", "run"]
@@ -70,4 +70,15 @@ def run(cp, x):
     syn = sum(p.n_in * p.n_out for p in cp.engines)
     per = {"synaptic_ops": np.full(n, syn), "spikes": np.zeros(n),
            "state_updates": np.full(n, sum(p.n_out for p in cp.engines)), "cycles": np.full(n, latency(cp))}
-    return finish(r.scores, r.predictions, per, np.full(n, lower_bound(cp)), multiplications=n * syn)
+    return finish(r.scores, r.predictions, per, np.full(n, lower_bound(cp)), [_ops(p, n) for p in cp.engines])
+
+
+def _ops(p, n):
+    """A MAC engine's operations per sample: G·n_in weight words (P weights each), (G−1)·n_in
+    buffered inputs re-read, n_in·n_out multiply-adds, n_out outputs."""
+    full = lambda v: np.full(n, v)    # noqa: E731
+    return LayerOps(weight_reads=full(p.groups * p.n_in), weight_bits=p.lane_count * p.w_bits,
+                    buffer_reads=full((p.groups - 1) * p.n_in), buffer_bits=p.in_bits,
+                    adds=full(p.n_in * p.n_out), add_bits=p.acc_width,
+                    mults=full(p.n_in * p.n_out), mult_bits=max(p.w_bits, p.in_bits),
+                    updates=full(p.n_out), state_bits=p.acc_width)
