@@ -80,10 +80,11 @@ def spike_mask(m, neuron, u, name):
 
 
 def lowest_set(bits):
-    """Index of the lowest set bit of ``bits`` (meaningless if none is set), by a tree of 2-way choices:
-    log2(n) levels instead of a chain of n multiplexers."""
-    n = 1 << max(0, (len(bits) - 1).bit_length())
-    level = [(bits[b], Const(0, 0)) if b < len(bits) else (Const(0, 1), Const(0, 0)) for b in range(n)]
+    """Index of the lowest set bit of ``bits`` (meaningless if none is set), by a tree of 2-way
+    choices: log2(n) levels instead of a chain of n multiplexers."""
+    n = 1 << max(1, (len(bits) - 1).bit_length())
+    found = [bits[b] if b < len(bits) else Const(0, 1) for b in range(n)]
+    level = [(lo | hi, ~lo) for lo, hi in zip(found[::2], found[1::2])]     # (found, index)
     while len(level) > 1:
         level = [(lo[0] | hi[0], Cat(Mux(lo[0], lo[1], hi[1]), ~lo[0]))
                  for lo, hi in zip(level[::2], level[1::2])]
@@ -275,7 +276,9 @@ class DigitEngine(wiring.Component):
             has = pend.any()
             evaluate = (phase == Phase.EVAL) & ~has         # waits for the emitter to be empty
             first = lowest_set(pend)
-            lane, step = first[Kp.bit_length() - 1:], first[:Kp.bit_length() - 1]
+            kb = Kp.bit_length() - 1
+            lane = first[kb:] if P > 1 else Const(0, 1)
+            step = first[:kb] if kb else Const(0, 1)
             m.d.comb += [self.o.valid.eq(has | (phase == Phase.DRAIN)),
                          self.o.payload.index.eq(em_g * P + lane),
                          self.o.payload.step.eq(step),

@@ -103,7 +103,8 @@ def cores(params_of):
     from .api import core_parameters
     if params_of is None:
         for c in CORES.values():
-            click.echo(f"{c.name:5s} {c.summary}")
+            engine = "network engine" if c.engine else "no network engine yet"
+            click.echo(f"{c.name:5s} {c.summary} ({engine})")
         return
     for name, default, derived, doc in core_parameters(params_of):
         shown = "derived" if derived else json.dumps(default)

@@ -29,6 +29,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -163,9 +164,12 @@ class Plan:
             with open(log, "w") as f:
                 p = run_tool(argv, name=cmd[0], cwd=work, stdout=f)
             if p.returncode != 0:
-                tail = "\n".join(log.read_text(errors="replace").splitlines()[-12:])
+                text = log.read_text(errors="replace")
+                tail = "\n".join(text.splitlines()[-12:])
                 failed = synth_cache() / f"{self.top}-{self.target}-{self.key()}-failed"
-                raise ToolError(f"{cmd[0]} failed (exit {p.returncode}): {' '.join(argv)}\n"
+                over = overfull(text)
+                head = (f"the design does not fit {self.target}: " + "; ".join(over) + "\n") if over else ""
+                raise ToolError(f"{head}{cmd[0]} failed (exit {p.returncode}): {' '.join(argv)}\n"
                                 f"last lines of its log ({failed / log.name}):\n{tail}")
         try:
             r = parse_result(self.parse, work, self.target, self.top)
@@ -176,6 +180,16 @@ class Plan:
                             f"({type(e).__name__}: {e})") from None
         r.tools = tool_versions(tools)
         return r
+
+
+_UTIL = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+(\d+)%", re.M)
+
+
+def overfull(log_text):
+    """The resources a nextpnr log reports as used beyond the device's count, as
+    ``"ICESTORM_LC 7,907 of 5,280 (149 %)"`` (empty if none)."""
+    return [f"{cell} {int(used):,} of {int(have):,} ({pct} %)" for cell, used, have, pct in _UTIL.findall(log_text)
+            if int(used) > int(have)]
 
 
 RESULT, INTEGRITY = "result.json", "integrity.json"

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from spikeforge.cli import main
-from spikeforge.models.registry import core_names
+from spikeforge.models.registry import CORES, core_names
 from spikeforge.sim.runner import VERILATOR_WAIVERS, lint_verilog
 
 EXE = os.path.join(os.path.dirname(sys.executable), "spikeforge")
@@ -61,3 +61,21 @@ def test_generate_errors(args, msg, capsys, tmp_path):
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and msg in err, err
     assert not (tmp_path / "x.v").exists()
+
+
+@pytest.mark.parametrize("coding", [c.name for c in CORES.values() if c.engine is not None])
+def test_network_generate_is_deterministic_and_lint_clean(coding, tmp_path):
+    """The whole-network circuit of a converted Iris design, in every coding with an engine."""
+    from spikeforge.api import convert_model
+    from spikeforge.models.network import save_network
+    design = tmp_path / f"iris-{coding}.json"
+    save_network(convert_model("iris", codings=[coding])[coding], str(design))
+    a, b = tmp_path / "a.v", tmp_path / "b.v"
+    for out in (a, b):                  # two separate processes
+        p = subprocess.run([EXE, "generate", "network", "--from", str(design), "--param", "P=2", "-o", str(out)],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+    text = a.read_text()
+    assert text == b.read_text()
+    assert "module spikeforge_network(" in text and f'//   "coding": "{coding}"' in text
+    assert lint_verilog(a) == [], f"lint warnings beyond the documented waivers {sorted(VERILATOR_WAIVERS)}"

@@ -121,3 +121,15 @@ def test_ttfs_layer_selects_rom_words_without_a_multiplier():
     p = TTFSParams(weights=[[3, -2, 5, 1, -4, 2, 7, -1, 9, -11, 6]], in_bits=4, out_bits=4)
     r = synth_core("ttfs", p, "cmos")
     assert r.mul_cells == 0 and r.transistors > 0
+
+
+def test_a_design_that_does_not_fit_is_named_so():
+    """nextpnr's utilisation lines: the resources used beyond the device are named, with counts."""
+    from spikeforge.synth.flow import overfull
+    log = ("Info: Device utilisation:\n"
+           "Info: \t         ICESTORM_LC:    7907/   5280   149%\n"
+           "Info: \t        ICESTORM_RAM:       6/     30    20%\n"
+           "Info: \t        ICESTORM_DSP:      10/      8   125%\n"
+           "Info: \t               SB_GB:       8/      8   100%\n")
+    assert overfull(log) == ["ICESTORM_LC 7,907 of 5,280 (149 %)", "ICESTORM_DSP 10 of 8 (125 %)"]
+    assert overfull(log.replace("7907", "5280").replace("   10/", "    8/")) == []
