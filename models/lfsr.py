@@ -143,21 +143,39 @@ def rate_spikes(p: LFSRParams, x, bits: int, time_steps: int) -> np.ndarray:
     if bits > p.width:
         raise ConfigError(f"input width {bits} exceeds the LFSR width {p.width}")
     check_int("bits", bits, 1, p.width)
-    r, word = _thresholds(p, int(time_steps), x.shape[-1], int(bits), x.ndim)
-    return (x if word is None else x.astype(word)) > r
+    T, n_in = int(time_steps), x.shape[-1]
+    m = x.size // n_in if n_in else 0   # inputs (rows) of n_in values
+    out = np.empty((T,) + x.shape, dtype=bool)
+    if not out.size:
+        return out
+    word = np.uint8 if bits <= 8 else np.uint16 if bits <= 16 else np.int64
+    xs, os_ = x.astype(word, copy=False).reshape(m * n_in), out.reshape(T, m * n_in)
+    # x_j > r_(t,j) compared on rows of q inputs side by side (q·n_in values, one long
+    # vectorised pass each) against the draws repeated q times; the remainder in one row
+    q = max(1, min(m, _ROW_VALUES // n_in))
+    main = m - m % q
+    for start, rows, per in ((0, main // q, q), (main, 1, m - main)):
+        if rows and per:
+            a, b = start * n_in, (start + rows * per) * n_in
+            np.greater(xs[a:b].reshape(1, rows, per * n_in), _thresholds(p, T, n_in, int(bits), per),
+                       out=os_[:, a:b].reshape(T, rows, per * n_in))
+    return out
+
+
+#: Values per comparison row of :func:`rate_spikes` (long rows: few calls of the inner loop).
+_ROW_VALUES = 1024
 
 
 @lru_cache(maxsize=64)
-def _thresholds(p, time_steps, n_in, bits, ndim):
-    """The draws of :func:`rate_spikes` shaped (time_steps, 1, …, 1, n_in) for inputs of
-    ``ndim`` axes, in the narrowest unsigned word that holds ``bits`` (and that word; None:
-    int64), read-only."""
-    r = _draws(p, time_steps * n_in, bits).reshape((time_steps,) + (1,) * (ndim - 1) + (n_in,))
-    word = np.uint8 if bits <= 8 else np.uint16 if bits <= 16 else None
-    if word is not None:                # the same comparison on narrower words
-        r = r.astype(word)
-        r.setflags(write=False)
-    return r, word
+def _thresholds(p, time_steps, n_in, bits, q):
+    """The draws of :func:`rate_spikes` (time_steps, 1, q·n_in): each step's n_in draws
+    repeated q times, in the narrowest unsigned word that holds ``bits`` (int64 beyond
+    16 bits), read-only."""
+    r = _draws(p, time_steps * n_in, bits).reshape(time_steps, 1, n_in)
+    word = np.uint8 if bits <= 8 else np.uint16 if bits <= 16 else np.int64
+    r = np.tile(r.astype(word), (1, 1, q))
+    r.setflags(write=False)
+    return r
 
 
 @dataclass(frozen=True)

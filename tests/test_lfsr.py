@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 from factories import exact, vectors
 from spikeforge.models.errors import ConfigError, WidthError
 from spikeforge.models.lfsr import (LFSRParams, RateEncoderParams, lfsr_draws, lfsr_step, rate_encode,
-                                    rate_encoder_golden)
+                                    rate_encoder_golden, rate_spikes)
 
 
 def naive_step(state, width, taps):
@@ -100,6 +100,27 @@ def test_rate_encode_spikes_iff_x_exceeds_draw(data):
     expect = [[[int(x[j] > r[t * n_in + j]) for j in range(n_in)] for t in range(T)] for x in xs]
     np.testing.assert_array_equal(s, np.array(expect))
     assert s.dtype == np.uint8
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_rate_spikes_equal_the_draws_by_hand(seed):
+    """rate_spikes (time-major, compared in rows of several inputs side by side plus a
+    remainder) against x_j > r_(t·n_in + j) written out, for every input shape and width."""
+    rng = np.random.default_rng(seed)
+    bits = int(rng.choice([1, 3, 8, 9, 16, 17, 24]))
+    width = max(16, bits)
+    p = LFSRParams(width=width, taps=(16, 15, 13, 4) if width == 16 else (width, width - 3),
+                   seed=int(rng.integers(1, 1 << width)), leap=int(rng.integers(1, 20)))
+    T, n_in = int(rng.integers(1, 12)), int(rng.integers(1, 300))
+    shape = [(), (int(rng.integers(0, 40)),), (int(rng.integers(1, 5)), int(rng.integers(0, 7)))][seed % 3]
+    x = rng.integers(0, 1 << bits, shape + (n_in,))
+    if seed % 4 == 0:
+        x[...] = (1 << bits) - 1                    # saturating inputs
+    s = rate_spikes(p, x, bits, T)
+    r = lfsr_draws(p, T * n_in, bits).reshape(T, n_in)
+    expect = x[None, ...] > r.reshape((T,) + (1,) * len(shape) + (n_in,))
+    assert s.dtype == np.bool_ and s.shape == (T,) + x.shape
+    np.testing.assert_array_equal(s, expect)
 
 
 def test_rate_approximates_value():
