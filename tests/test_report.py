@@ -194,7 +194,7 @@ def test_golden_only_report(golden_only):
     md, images, data = check_documents(out)
     figures = _check_files(out, data, md, images)
     assert figures == ["report.png", "pareto.png", "spikes_per_layer.png"]
-    assert not {"cores", "k_sweep", "network"} & set(data)
+    assert not {"cores", "k_sweep", "network", "circuits"} & set(data)
     assert "report written to" in proc.stdout
 
 
@@ -202,8 +202,16 @@ def test_hardware_report(hardware):
     out, proc = hardware
     md, images, data = check_documents(out)
     figures = _check_files(out, data, md, images)
-    assert "area_vs_k.png" in figures
-    assert {"cores", "k_sweep", "network"} <= set(data)
+    assert "area_vs_k.png" in figures and "circuits.png" in figures
+    assert {"cores", "k_sweep", "network", "circuits"} <= set(data)
+    # network circuits: every coding with an engine (co-simulated: a mismatch fails the report)
+    from spikeforge.models.registry import CORES
+    rows = data["circuits"]["rows"]
+    assert sorted(r["coding"] for r in rows) == sorted(c.name for c in CORES.values() if c.engine)
+    for r in rows:
+        assert r["fits_up5k"] and r["ice40"]["bram"] >= 1 and r["ice40"]["fmax_mhz"] > 10, r
+        assert r["cycles_measured"] >= r["lower_bound"] * 0.8 and r["energy_pj"] > 0
+    assert "as one circuit, per coding and parallelism P" in md
     # like with like: activation units and layer cores in separate tables
     kinds = {r["core"]: r["kind"] for r in data["cores"]["rows"]}
     assert kinds == {"fs": "activation unit", "amos": "activation unit", "ttfs": "layer core",

@@ -104,7 +104,8 @@ def _golden(g):
                    "(see `spikeforge.models.energy`). A proxy, not a power measurement. Memory model: "
                    "every weight access is charged as an SRAM read, as for a design that keeps its "
                    "weights in memory; the synthesized layer cores below hold their weights as constants "
-                   "in logic, which the proxy does not model yet (it will with the network generator)."))
+                   "in logic, which this proxy does not model; the network-circuit section charges "
+                   "what its circuits do (weights in block RAM, one read per word)."))
     return b
 
 
@@ -140,7 +141,8 @@ def _cores(c):
                        "-bit sum computed elsewhere) into spikes; they hold no weights and do no "
                        "synaptic additions. Set against the layer cores below they would look tens of "
                        "times cheaper only because the synapses are missing; their like-for-like "
-                       "comparison is a whole layer (neurons plus Horner receivers), not built yet."))
+                       "comparison is a whole network (neurons plus shift-and-add receivers): see the "
+                       "network-circuit section."))
     if layers:
         n = sorted({r.synapses for r in layers})
         b.append(("h", 3, f"Layer cores (one neuron with {', '.join(map(str, n))} synapses)"))
@@ -192,16 +194,17 @@ def _network_findings(n):
                        f"of {windows}, and these state updates are {cell(su)} pJ "
                        f"of its {cell(ttfs.energy_pj)} pJ energy proxy. After t_min the slope is "
                        f"2^F{f' = {1 << F}' if F is not None else ''} for every neuron, so the crossing "
-                       "tick is (ϑ − V)/2^F, a shift: an event-driven TTFS engine (planned with the "
-                       "network generator) computes it once per neuron and drops the per-tick updates."))
+                       "tick is (ϑ − V)/2^F, a shift: an event-driven TTFS engine computes it once per "
+                       "neuron and drops the per-tick updates (the network-circuit section has the TTFS "
+                       "engine once it is built)."))
     else:
         b.append(("p", f"As Widmer et al. (2023) found on Iris, TTFS is below the ANN in energy × area "
                        f"({cell(ttfs.energy_x_area_vs_ann)}× the ANN's)."))
     b.append(("p", f"Energy model: the proxy charges every weight access an SRAM read ({cell(mr)} pJ of "
                    f"the ANN's {cell(ann.energy_pj)} pJ), but these layers hold their weights as constants "
                    "in logic, so the area column is that of a weights-in-logic design and the energy "
-                   "column that of a weights-in-SRAM design. The network generator will give both one "
-                   "memory model."))
+                   "column that of a weights-in-SRAM design. The network-circuit section below gives "
+                   "both one memory model: weights in block RAM, read as the circuit reads them."))
     return b
 
 
@@ -226,6 +229,54 @@ def _network(n):
     return b + _network_findings(n)
 
 
+def _synth_cell(d, key):
+    return "failed" if "error" in d else d.get(key)
+
+
+def _circuits(s):
+    """The network-circuit section: area and speed, then cycles, spikes and energy per row."""
+    b = [("h", 2, f"The {s.dataset} network as one circuit, per coding and parallelism P"),
+         ("p", f"Each converted design becomes one circuit (`spikeforge generate network`): one engine "
+               "per dense layer, chained by streams, weights in block RAM, P neurons (lanes) at once "
+               "per layer (P = 1, a quarter of each layer, all). Synthesized whole, inside the "
+               f"measurement harness, for {' and '.join(s.targets)}; co-simulated on {s.cosim_samples} "
+               "test samples, one at a time: every score, counter and cycle count equals the golden "
+               f"model, sample by sample. Accuracy, cycles, spikes and energy are the golden run's on "
+               f"all {s.test_samples} test samples (the same circuit model). Energy proxy of these "
+               f"rows: {s.energy_model}.")]
+    rows = [[LABELS.get(r.coding, r.coding), r.p_name, "/".join(map(str, r.parallelism)),
+             _synth_cell(r.ice40, "logic_cells"), _synth_cell(r.ice40, "luts"), _synth_cell(r.ice40, "ffs"),
+             _synth_cell(r.ice40, "bram"), _synth_cell(r.ice40, "dsp"), _synth_cell(r.ice40, "fmax_mhz"),
+             r.fits_up5k, _synth_cell(r.ecp5, "luts"), _synth_cell(r.ecp5, "ffs"), _synth_cell(r.ecp5, "bram"),
+             _synth_cell(r.ecp5, "dsp"), _synth_cell(r.ecp5, "fmax_mhz")] for r in s.rows]
+    b.append(("table", ["coding", "P", "P per layer", "UP5K LC", "LUT4", "FF", "BRAM", "DSP", "Fmax (MHz)",
+                        "fits UP5K", "ECP5 LUT", "FF", "DP16KD", "DSP", "Fmax (MHz)"], rows))
+    failed = [(r, d["error"]) for r in s.rows for d in (r.ice40, r.ecp5) if "error" in d]
+    for r, err in failed:
+        b.append(("p", f"{r.coding} at P = {r.p_name}: synthesis failed: {err}"))
+    rows = [[LABELS.get(r.coding, r.coding), r.p_name, percent(r.accuracy), percent(r.agreement),
+             r.cycles_measured, r.lower_bound, r.cycles, r.cycles_vs_bound, r.latency_us, r.inferences_per_s,
+             r.spikes, r.synaptic_ops, r.energy_pj, r.energy_parts_pj.get("weight_reads"),
+             r.energy_x_area_pj_lc] for r in s.rows]
+    b.append(("table", ["coding", "P", "accuracy", "agrees with ANN",
+                        f"cycles measured ({s.cosim_samples} samples)", "reference bound (same samples)",
+                        f"cycles, all {s.test_samples} (golden)", "worst cycles / bound", "latency (µs)",
+                        "inferences/s", "spikes / inference", "synaptic ops / inference",
+                        "energy proxy (pJ)", "of which weight reads (pJ)", "energy × area (pJ·LC)"], rows))
+    same = [(a.coding, b.coding) for a in s.rows for b in s.rows if a.coding < b.coding and
+            a.p_name == b.p_name and a.ice40 == b.ice40 and a.cycles == b.cycles and a.spikes == b.spikes]
+    for x, y in dict.fromkeys(same):
+        b.append(("p", f"{x} and {y} give the same circuit here: with the bit-shift ReLU tables both send "
+                       "the binary digits of each value (FS in time, AMOS in space) and the receiving "
+                       "engine is the same; they differ with fitted tables (Swish, …)."))
+    b.append(("p", "Cycles: first input beat to last score beat for a sample that finds the circuit idle "
+                   "(samples back to back overlap in the layers, so the throughput of a stream is higher); "
+                   "latency and inferences/s at the UP5K Fmax. Reference bound: the synaptic events over P "
+                   "of every layer plus the output beats (docs/network.md, \"Network circuits\"); layers "
+                   "overlap, so a circuit can finish below it."))
+    return b
+
+
 def build_blocks(data):
     """The blocks of the whole report (a :class:`~spikeforge.report.records.ReportData`)."""
     env = data.environment
@@ -242,6 +293,8 @@ def build_blocks(data):
         b += _ksweep(data.k_sweep)
     if data.network is not None:
         b += _network(data.network)
+    if data.circuits is not None:
+        b += _circuits(data.circuits)
     for fig in data.figures:
         b.append(("img", fig.file, fig.alt))
     b.append(("p", "Machine-readable: `report.json`. Network designs: `designs/`. All energy figures are "

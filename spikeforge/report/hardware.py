@@ -35,8 +35,9 @@ __all__ = ["matched_params", "cores_section", "k_sweep", "network_section", "LAY
 TARGETS = ("ice40-up5k", "ecp5-85f", "cmos")        # the report's columns, in this order
 LAYER_CODINGS = tuple(c.name for c in CORES.values() if c.layer_core)
 ACTIVATION_UNITS = tuple(c.name for c in CORES.values() if not c.layer_core)   # neurons without synapses
-NETWORK_NOTE = ("FS and AMOS have neuron cores only; their layer engines (neurons plus "
-                "Horner receivers) are not built yet, so they are not in this table.")
+NETWORK_NOTE = ("FS and AMOS have neuron cores, not layer cores, so they are not in this table; "
+                "they are in the network-circuit section, where every coding with a network engine "
+                "is built as one circuit with its weights in block RAM.")
 
 
 def matched_params(K=8, bits=8):

@@ -11,8 +11,8 @@ from __future__ import annotations
 from ..models.registry import CORES, REFERENCE
 from .records import pareto_front
 
-__all__ = ["golden_figure", "pareto_figure", "layer_spikes_figure", "area_k_figure", "place_labels",
-           "COLOURS"]
+__all__ = ["golden_figure", "pareto_figure", "layer_spikes_figure", "area_k_figure", "circuit_pareto_figure",
+           "place_labels", "COLOURS"]
 
 #: one colour per coding, in registry order (the reference in grey)
 COLOURS = {c.name: ("tab:gray" if c.is_reference else f"C{k}") for k, c in enumerate(CORES.values())}
@@ -225,5 +225,35 @@ def area_k_figure(data, path):
     ax.set_ylabel("iCE40UP5K logic cells (harness included)")
     ax.set_title("area against K")
     ax.legend()
+    fig.tight_layout()
+    _save(fig, path, plt)
+
+
+def circuit_pareto_figure(data, path):
+    """Network circuits: iCE40 logic cells against latency per inference, every coding and P,
+    with the area–latency Pareto front (no other circuit both smaller and faster)."""
+    plt = _plt()
+    s = data.circuits
+    pts = [(r.latency_us, r.ice40["logic_cells"], r) for r in s.rows
+           if r.latency_us is not None and r.ice40.get("logic_cells")]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    if pts:
+        for lat, lc, r in pts:
+            ax.scatter([lat], [lc], s=60, color=COLOURS.get(r.coding, "k"), edgecolor="k", zorder=4,
+                       marker="o" if r.fits_up5k else "x")
+        front = pareto_front([(lat, -lc, r) for lat, lc, r in pts])        # smaller area is "higher"
+        ax.step([f[0] for f in front], [-f[1] for f in front], where="post", color="k", lw=1.2, zorder=3,
+                label="Pareto front (area, latency)")
+        ax.set_xscale("log")
+        place_labels(ax, [(lat, lc, f"{r.coding} P={r.p_name}", {"color": COLOURS.get(r.coding, "k")})
+                          for lat, lc, r in pts])
+    from ..synth.targets import get_target
+    cap = get_target("ice40-up5k").capacity["logic_cells"]
+    ax.axhline(cap, color="0.5", ls=":", lw=1)
+    ax.text(ax.get_xlim()[0], cap, f" UP5K: {cap:,} LC", va="bottom", fontsize=8, color="0.4")
+    ax.set_xlabel("latency per inference at the iCE40 Fmax (µs, log scale)")
+    ax.set_ylabel("iCE40UP5K logic cells (whole circuit, harness included)")
+    ax.set_title(f"{s.dataset} network circuits: area against latency")
+    ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     _save(fig, path, plt)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, fields
 
 __all__ = ["Record", "Environment", "Stage", "GoldenRow", "RatePoint", "GoldenSection", "Area",
            "CoreRow", "CoresSection", "KPoint", "KSweep", "LayerArea", "NetworkRow",
-           "NetworkSection", "Figure", "ReportData", "SCHEMA", "stage_label", "pareto_front",
+           "NetworkSection", "CircuitRow", "CircuitSection", "Figure", "ReportData", "SCHEMA",
+           "stage_label", "pareto_front",
            "wilson_interval"]
 
 SCHEMA = "spikeforge.report/2"
@@ -338,6 +339,44 @@ class NetworkSection(Record):
         return next((r for r in self.rows if r.coding == coding), None)
 
 
+@dataclass
+class CircuitRow(Record):
+    """One network circuit: a coding at one parallelism P per layer."""
+
+    coding: str
+    p_name: str                    # "1", "middle" or "all"
+    parallelism: list
+    accuracy: float
+    accuracy_ci95: list
+    agreement: float               # with the integer ANN's predictions
+    cycles: float                  # mean per inference, one sample alone (golden)
+    cycles_measured: float         # mean over the co-simulated samples (equal to golden per sample)
+    lower_bound: float             # mean reference bound over the co-simulated samples
+    cycles_vs_bound: float         # largest cycles / reference bound over all test samples
+    spikes: float                  # per inference (hardware counter)
+    synaptic_ops: float            # per inference (hardware counter)
+    energy_pj: float               # energy proxy per inference of this circuit
+    energy_parts_pj: dict
+    ice40: dict                    # logic_cells, luts, ffs, bram, dsp, fmax_mhz (or error)
+    ecp5: dict                     # luts, ffs, bram, dsp, fmax_mhz (or error)
+    fits_up5k: bool
+    latency_us: float | None = None            # cycles / iCE40 Fmax
+    inferences_per_s: float | None = None      # one sample at a time
+    energy_x_area_pj_lc: int | None = None
+
+
+@dataclass
+class CircuitSection(Record):
+    """Whole designs as one circuit (network engines, weights in block RAM), per coding and P."""
+
+    dataset: str
+    test_samples: int
+    cosim_samples: int
+    rows: list                     # CircuitRow
+    energy_model: str
+    targets: list
+
+
 # ------------------------------------------------------------------ the report
 
 @dataclass
@@ -357,6 +396,7 @@ class ReportData(Record):
     cores: CoresSection | None = None
     k_sweep: KSweep | None = None
     network: NetworkSection | None = None
+    circuits: CircuitSection | None = None
     wall_time_s: float | None = None
     figures: list = field(default_factory=list)          # Figure
 

@@ -62,6 +62,9 @@ def figures_of(data):
            (Figure("spikes_per_layer.png", "spikes per neuron per stage"), plots.layer_spikes_figure)]
     if data.k_sweep is not None:
         out.append((Figure("area_vs_k.png", "area against K"), plots.area_k_figure))
+    if data.circuits is not None:
+        out.append((Figure("circuits.png", "network circuits: area against latency"),
+                    plots.circuit_pareto_figure))
     return out
 
 
@@ -127,7 +130,8 @@ def run_report(out_dir, dataset="digits", *, quick=False, hardware=True, network
     hardware : bool
         ``False`` skips co-simulation and synthesis (golden models only).
     network_dataset : str
-        Data set of the synthesized whole-network comparison.
+        Data set of the layer-by-layer network comparison (and of the network circuits with
+        ``quick`` or the user's own data; else those use ``dataset``).
     progress : callable
         Called as ``progress(msg)`` or ``progress(msg, done, total, task=…)``.
     force : bool
@@ -142,6 +146,7 @@ def run_report(out_dir, dataset="digits", *, quick=False, hardware=True, network
         The written documents and the report's records.
     """
     t0 = time.perf_counter()
+    own = data is not None                  # the user's own split: circuits use a bundled set
     data = ReportData(environment=environment(),
                       golden=golden_section(dataset, data=data, input_range=input_range, quick=quick,
                                             progress=progress))
@@ -153,6 +158,10 @@ def run_report(out_dir, dataset="digits", *, quick=False, hardware=True, network
         data.cores = cores_section(quick=quick, progress=progress)
         data.k_sweep = k_sweep(quick=quick, progress=progress)
         data.network = network_section(network_dataset, progress=progress)
+        from .circuits import circuit_section
+        # quick: the small net (Iris) at P = 1; else the golden section's data set at three P
+        data.circuits = circuit_section(network_dataset if own or quick else dataset, quick=quick,
+                                        progress=progress)
     data.wall_time_s = round(time.perf_counter() - t0, 2)
     progress(f"writing the report to {out_dir}")
     return write_report(data, out_dir, force), data

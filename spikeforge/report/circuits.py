@@ -1,0 +1,137 @@
+"""The network-circuit section of the report: whole designs as one circuit, per coding and P.
+
+For the reference net of a data set, in every coding that has a network
+engine (:mod:`spikeforge.models.circuit`), at P = 1, a middle value and all
+neurons of each layer: the circuit co-simulated sample by sample against its
+golden model (scores, counters and cycles), synthesized for iCE40UP5K and
+ECP5-85F (whole circuit in the measurement harness, weights in block RAM),
+and its golden run on the whole test split (accuracy, agreement with the
+integer ANN, cycles, spikes, the energy proxy of the circuit that was built).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from ..models.errors import SpikeforgeError
+from ..models.registry import CORES, get_core
+from ..synth.targets import get_target
+from .records import CircuitRow, CircuitSection, wilson_interval
+
+__all__ = ["circuit_section", "parallelisms", "CIRCUIT_TARGETS"]
+
+CIRCUIT_TARGETS = ("ice40-up5k", "ecp5-85f")
+ENERGY_MODEL = ("weights in block RAM: every weight word read (P weights, one per lane) and every re-read "
+                "of an engine's input or event buffer costs a memory read of its width; adds, "
+                "multiplications and neuron updates cost their widths' entries")
+
+
+def parallelisms(net, quick=False):
+    """The P values of the section: 1, a middle value (a quarter of each layer) and all neurons."""
+    outs = [net.layers[i].n_out for i in net.dense_indices]
+    middle = tuple(max(1, n // 4) for n in outs)
+    ps = [("1", 1)] if quick else [("1", 1), ("middle", middle), ("all", tuple(outs))]
+    seen, out = set(), []
+    for name, P in ps:
+        key = P if isinstance(P, tuple) else tuple(P for _ in outs)
+        if key not in seen:
+            seen.add(key)
+            out.append((name, key))
+    return out
+
+
+def _use_dsp(cp, target):
+    """DSP blocks on the iCE40 when every lane of every layer can have one (the engines
+    with multipliers have one per lane; the others have none, and the flag changes nothing)."""
+    cap = get_target(target).capacity.get("dsp", 0)
+    return target == "ice40-up5k" and sum(cp.parallelism) <= cap
+
+
+def _synth_job(job):
+    cp, target, dsp = job
+    from ..synth.core import synth_network
+    try:
+        return synth_network(cp, target, dsp=dsp).to_dict()
+    except SpikeforgeError as e:
+        return {"error": str(e).splitlines()[0][:300]}
+
+
+def circuit_section(dataset="digits", *, quick=False, samples=50, progress=lambda *a, **k: None):
+    """The section's record: one row per (coding, P).
+
+    Parameters
+    ----------
+    dataset : str
+        Bundled data set of the reference net.
+    quick : bool
+        P = 1 only and 10 co-simulated samples.
+    samples : int
+        Test samples co-simulated per circuit (their cycles measured; the golden
+        figures use the whole test split).
+    """
+    from ..api import convert_model
+    from ..models.circuit import CircuitParams, circuit_golden
+    from ..models.convert import quantize_inputs
+    from ..models.datasets import load_dataset
+    from ..models.simulate import run_network
+    from ..sim.circuit import verify_circuit
+
+    codings = [c.name for c in CORES.values() if c.engine is not None]
+    nets = convert_model(dataset, codings=codings)
+    ds = load_dataset(dataset)
+    x = quantize_inputs(ds.x_test, 8)
+    n_sim = min(len(x), 10 if quick else samples)
+    ref = next(n for c, n in nets.items() if get_core(c).is_reference) if any(
+        get_core(c).is_reference for c in nets) else None
+    ref_pred = run_network(ref if ref is not None else next(iter(nets.values())).reference(), x).predictions
+    circuits = [(c, name, CircuitParams(net, P)) for c, net in nets.items()
+                for name, P in parallelisms(net, quick)]
+    jobs = [(cp, t, _use_dsp(cp, t)) for _c, _n, cp in circuits for t in CIRCUIT_TARGETS]
+    names = [f"{c} P={','.join(map(str, cp.parallelism))} on {t}" for c, _n, cp in circuits
+             for t in CIRCUIT_TARGETS]
+    synth = []
+    with ProcessPoolExecutor(max_workers=2) as ex:
+        for k, res in enumerate(ex.map(_synth_job, jobs), 1):
+            progress(names[k - 1], k, len(jobs), task=f"synthesizing the {dataset} circuits")
+            synth.append(res)
+    rows = []
+    for k, (c, name, cp) in enumerate(circuits):
+        progress(f"co-simulating the {dataset} {c} circuit at P={cp.parallelism} on {n_sim} test samples",
+                 k + 1, len(circuits), task=f"co-simulating the {dataset} circuits")
+        sim = verify_circuit(cp, x[:n_sim])
+        g = circuit_golden(cp, x)
+        ice, ecp = synth[2 * k], synth[2 * k + 1]
+        rows.append(_row(c, name, cp, g, sim, ice, ecp, ds.y_test, ref_pred))
+    return CircuitSection(dataset=dataset, test_samples=len(x), cosim_samples=n_sim, rows=rows,
+                          energy_model=ENERGY_MODEL, targets=list(CIRCUIT_TARGETS))
+
+
+def _row(coding, name, cp, g, sim, ice, ecp, y, ref_pred):
+    n_sim = sim["samples"]
+    cap = get_target("ice40-up5k").capacity
+    acc = float(np.mean(g.predictions == y))
+    cycles = float(g.counters["cycles"].mean())
+    lc = ice.get("logic_cells")
+    fits = "error" not in ice and lc is not None and lc <= cap["logic_cells"] \
+        and (ice.get("bram") or 0) <= cap.get("bram", 1 << 30) and (ice.get("dsp") or 0) <= cap.get("dsp", 1 << 30)
+    fmax = ice.get("fmax_mhz")
+    energy = g.energy_pj["total"]
+    return CircuitRow(
+        coding=coding, p_name=name, parallelism=list(cp.parallelism),
+        accuracy=acc, accuracy_ci95=list(wilson_interval(acc, len(y))),
+        agreement=float(np.mean(g.predictions == ref_pred)),
+        cycles=round(cycles, 1), cycles_measured=round(float(np.mean(sim["measured_latency"])), 1),
+        lower_bound=round(float(g.lower_bound[:n_sim].mean()), 1),
+        cycles_vs_bound=round(float((g.counters["cycles"] / g.lower_bound).max()), 3),
+        spikes=round(float(g.counters["spikes"].mean()), 1),
+        synaptic_ops=round(float(g.counters["synaptic_ops"].mean()), 1),
+        energy_pj=round(energy, 1), energy_parts_pj={k: round(v, 1) for k, v in g.energy_pj.items() if k != "total"},
+        ice40={k: ice.get(k) for k in ("logic_cells", "luts", "ffs", "bram", "dsp", "fmax_mhz", "error")
+               if ice.get(k) is not None},
+        ecp5={k: ecp.get(k) for k in ("luts", "ffs", "bram", "dsp", "fmax_mhz", "error") if ecp.get(k) is not None},
+        fits_up5k=bool(fits),
+        latency_us=round(cycles / fmax, 2) if fmax else None,
+        inferences_per_s=round(fmax * 1e6 / cycles) if fmax else None,
+        energy_x_area_pj_lc=round(energy * lc) if lc else None)
