@@ -397,19 +397,19 @@ class _LIFPlan:
         # int16 states (U ≤ umax < 2^15) reset where U − spike_at ≥ 0; none reaches 2^15
         self.reset_at = self.spike_at if p.spiking and self.spike_at < 1 << 15 else None
         self.updates = p.time_steps * p.n_out * (len(p.leak_shifts) + 1)   # per inference
-        self._tables = {}
+        self._unsigned = {}
 
     def table(self, dtype):
-        """``(table, unsigned)`` for states of ``dtype``: f over the domain, and the unsigned
-        type of that width if every state U outside [0, ulim] shows in its view as a value
-        above ulim (one maximum then checks the range), else None."""
-        hit = self._tables.get(dtype)
-        if hit is None:
+        """``(table, unsigned)`` for states of ``dtype``: f over the domain (shared through
+        :func:`_lif_table`'s cache, never kept on the parameters), and the unsigned type of
+        that width if every state U outside [0, ulim] shows in its view as a value above ulim
+        (one maximum then checks the range), else None."""
+        unsigned = self._unsigned.get(dtype, False)
+        if unsigned is False:
             bits = 8 * np.dtype(dtype).itemsize
             one_pass = self.ufloor == 0 and (1 << bits) - self.umax > self.ulim
-            hit = self._tables[dtype] = (_lif_table(self.shifts, self.th, self.lo, self.hi, dtype),
-                                         np.dtype(f"u{bits // 8}") if one_pass else None)
-        return hit
+            unsigned = self._unsigned[dtype] = np.dtype(f"u{bits // 8}") if one_pass else None
+        return _lif_table(self.shifts, self.th, self.lo, self.hi, dtype), unsigned
 
 
 def _plan(p):
