@@ -371,7 +371,8 @@ def synth(core, target, params, source, layer, dsp, as_json):
 @click.argument("core")
 @click.option("--axis", "axes", multiple=True, metavar="NAME=V1,V2,…", required=True,
               help="A swept parameter and its values (repeatable; the grid is their product), "
-                   "e.g. --axis K=4,8,16 --axis x_bits=10,12. P (parallelism) is the 'lanes' parameter.")
+                   "e.g. --axis K=4,8,16 --axis x_bits=10,12. P (parallelism) is the 'lanes' "
+                   "parameter of a core; of a network design (DESIGN.json) it is P: --axis P=1,4,8.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A fixed parameter.")
 @click.option("--target", type=click.Choice(TARGET_NAMES), default=DEFAULT_TARGET, show_default=True,
               help="Synthesis target.")
@@ -386,10 +387,11 @@ def synth(core, target, params, source, layer, dsp, as_json):
               help="Table to append to: X.csv or X.jsonl (the other format is written beside it).")
 def sweep(core, axes, params, target, dsp, cosim, jobs, scheduler, out_csv):
     """Sweep CORE's parameters in parallel (local processes or a Dask cluster); append one row
-    per point, in grid order, to a table."""
-    from .api import core_params, parse_param
+    per point, in grid order, to a table. CORE may be a network design (DESIGN.json): its axis
+    is P, and each point is the whole circuit (`--axis P=1,2,4`)."""
+    from .api import parse_param
     from .models.errors import ConfigError
-    from .sweep import check_scheduler, check_tables, grid, run_sweep
+    from .sweep import check_scheduler, check_tables, grid, point_params, run_sweep
 
     grid_axes = {}
     for a in axes:
@@ -407,7 +409,7 @@ def sweep(core, axes, params, target, dsp, cosim, jobs, scheduler, out_csv):
     if jobs is not None and jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, not {jobs}")
     for pt in grid(grid_axes):            # validate every point before any tool runs
-        core_params(core, overrides=[f"{k}={json.dumps(v)}" for k, v in {**base, **pt}.items()])
+        point_params(core, base, pt)
     progress = Progress()
     progress(f"{len(grid(grid_axes))} points on {target}; appending to {out_csv}")
     rows = run_sweep(core, grid_axes, target, out_csv, base=base, dsp=dsp, cosim=cosim, jobs=jobs,

@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from .models.errors import ConfigError, SpikeforgeError
 
-__all__ = ["grid", "run_point", "run_sweep", "COLUMNS", "table_paths", "check_tables", "worker_versions",
+__all__ = ["grid", "run_point", "point_params", "design_inputs", "run_sweep", "COLUMNS", "table_paths", "check_tables", "worker_versions",
            "check_scheduler"]
 
 #: Packages whose versions decide a point's result and cache key; a Dask worker must match them.
@@ -43,15 +43,59 @@ def grid(axes):
     return [dict(zip(names, combo)) for combo in itertools.product(*(axes[n] for n in names))]
 
 
+def point_params(core, base, point):
+    """The parameter object of one point: a core's, or for a network design (``core`` is
+    its JSON file) the CircuitParams at the point's parallelism P."""
+    from .api import circuit_params, core_params, is_design
+    overrides = [f"{k}={json.dumps(v)}" for k, v in {**base, **point}.items()]
+    if str(core).endswith(".json") and is_design(core):
+        return circuit_params(core, overrides)
+    return core_params(core, overrides=overrides)
+
+
+def design_inputs(cp, n=16):
+    """Test inputs of a design's bundled data set (its ``meta.dataset``), else seeded random
+    inputs of its input width."""
+    import numpy as np
+    from .models.convert import quantize_inputs
+    from .models.datasets import DATASETS, load_dataset
+    name = cp.network.meta.get("dataset")
+    if name in DATASETS:
+        return quantize_inputs(load_dataset(name).x_test, cp.input_bits)[:n]
+    return np.random.default_rng(0).integers(0, 1 << cp.input_bits, size=(n, cp.n_inputs))
+
+
+def _network_point(cp, target, dsp, cosim, row):
+    import numpy as np
+    from .models.circuit import circuit_golden
+    from .synth.core import synth_network
+    r = synth_network(cp, target, dsp=dsp)
+    row.update({k: getattr(r, k) for k in ("luts", "ffs", "carry", "dsp", "logic_cells", "fmax_mhz",
+                                           "transistors", "mul_cells")})
+    x = design_inputs(cp)
+    if cosim:
+        from .sim.circuit import verify_circuit
+        verify_circuit(cp, x)              # raises on the first difference
+    cpi = float(np.mean(circuit_golden(cp, x).counters["cycles"]))
+    row["cycles_per_inference"] = round(cpi, 3)
+    if r.fmax_mhz:
+        row["inferences_per_s"] = round(r.fmax_mhz * 1e6 / cpi, 1)
+    return row
+
+
 def run_point(core, base, point, target, dsp=False, cosim=False):
-    """One sweep point → a row (errors are recorded in the row, not raised)."""
-    from .api import core_params
+    """One sweep point → a row (errors are recorded in the row, not raised). ``core`` may be
+    a network design file: the point's P is its parallelism, and the whole circuit is
+    synthesized; its cycles per inference come from the golden model on 16 test inputs
+    (co-simulated with ``cosim``)."""
+    from .models.circuit import CircuitParams
     from .synth.core import synth_core
 
     row = {"core": core, "target": target, "params": json.dumps(point, sort_keys=True)}
     try:
-        overrides = [f"{k}={json.dumps(v)}" for k, v in {**base, **point}.items()]
-        p = core_params(core, overrides=overrides)
+        p = point_params(core, base, point)
+        if isinstance(p, CircuitParams):
+            return _network_point(p, target, dsp, cosim, row)
         r = synth_core(core, p, target, dsp=dsp)
         row.update({k: getattr(r, k) for k in ("luts", "ffs", "carry", "dsp", "logic_cells",
                                                "fmax_mhz", "transistors", "mul_cells")})
