@@ -524,11 +524,12 @@ def _small_run(plan, s_t):
     M = np.matmul(s_t.reshape(T * n, n_in), plan.Wt, dtype=np.float32)
     U = np.add(M, plan.off, out=np.empty((T, n, n_out), dtype=np.intp).reshape(T * n, n_out),
                casting="unsafe").reshape(T, n, n_out)
-    take, add, f = table.take, np.add, np.empty((n, n_out), dtype=np.intp)
-    rows = list(U)
-    for prev, row in zip(rows, rows[1:]):
-        take(prev, None, f, "clip")             # a state outside the domain is caught below
-        add(row, f, row)
+    add, rows = np.add, list(U)
+    try:
+        for prev, row in zip(rows, rows[1:]):
+            add(row, table[prev], row)          # a state below the domain is caught below
+    except IndexError:                          # a state above it
+        return None
     if unsigned is not None:
         if int(np.maximum.reduce(U.view(unsigned), axis=None)) > plan.ulim:
             return None

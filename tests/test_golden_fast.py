@@ -515,6 +515,30 @@ def test_stepped_states_detects_a_state_outside_the_table():
     assert lif_module.stepped_states(p, s_t, narrow, -1, 1) is None
 
 
+@pytest.mark.parametrize("run", ["_small_run", "_table_run"])
+@pytest.mark.parametrize("side", ["above", "below"])
+def test_lif_engine_detects_a_state_outside_the_table(run, side, monkeypatch):
+    """A plan whose table is too narrow for the states (impossible with the proven
+    interval, forced here): the batch engine returns None, whichever side they leave by."""
+    import copy
+    monkeypatch.setattr(lif_module, "SMALL_STATES", 0 if run == "_table_run" else 1 << 30)
+    monkeypatch.setattr(lif_module, "ARITH_STATES", 1 << 30)
+    rng = np.random.default_rng(12)
+    p = LIFParams(weights=rand_matrix(rng, 4, 6, 6), bias=(30, 30, 30, 30), threshold=1000, time_steps=12)
+    s_t = np.ones((12, 3, 6), dtype=bool) if side == "above" else np.zeros((12, 3, 6), dtype=bool)
+    plan = lif_module._plan(p)
+    assert getattr(lif_module, run)(plan, s_t) is not None
+    narrow = copy.copy(plan)
+    narrow._unsigned = {}
+    if side == "above":                             # bias 30 every step: the states grow past 2
+        narrow.hi, narrow.ulim = plan.lo + 2, 2
+    else:                                           # the domain starts above every state
+        narrow.lo = narrow.hi - 3
+        narrow.ulim = 3
+        narrow.off = (p.b - narrow.lo).astype(np.float32)
+    assert getattr(lif_module, run)(narrow, s_t) is None
+
+
 def test_if_direct_fallback_in_the_network(monkeypatch):
     """The closed form declined: the direct-input layer runs step by step."""
     import spikeforge.models.rate_if as if_module
