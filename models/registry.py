@@ -182,7 +182,8 @@ register(Core(
     k_sweep=lambda K: TTFSParams(in_bits=K, out_bits=K), layer_core=True, time_steps=False, exact=True,
     options={"variant": "at_most_one"}, core_keys=frozenset(), convert_options=("ttfs_variant",),
     layer_params="models.network:ttfs_layer", run="models.simulate:run_ttfs",
-    convert="models.convert:ttfs_coding", check_options="models.network:check_ttfs_options"))
+    convert="models.convert:ttfs_coding", check_options="models.network:check_ttfs_options",
+    engine="hdl.ttfs_engine:TTFSEngine", circuit="models.circuit_ttfs"))
 register(Core(
     "lif", "shift-add LIF (rate, LFSR input)", "shift-and-add leaky integrate-and-fire layer", LIFParams, lif_golden,
     "hdl.lif:LIFLayer", "sim.lif", matched=lambda K, bits: LIFParams(), k_sweep=None, layer_core=True,
