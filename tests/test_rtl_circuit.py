@@ -191,3 +191,116 @@ def test_if_circuit_refuses_what_it_cannot_build():
                                                    dict(l0.core)),))
     with pytest.raises(ConfigError, match="one-layer if network"):
         circuit_golden(CircuitParams(alone, 1), _inputs("iris", 2))
+
+
+# ---- ttfs: the closed form against the tick-by-tick layer model, deeper and one-layer networks
+
+def _ttfs_random_net(variant, seed, sizes=(5, 7, 6, 3), out_bits=(3, 2)):
+    """A random ttfs network (4-bit inputs, 6-bit weights): two hidden layers (the second
+    engine takes events from a hidden engine), biases that push neurons past the window's
+    top and below its bottom, a neuron with zero weights."""
+    from spikeforge.models.network import Network
+    rng = np.random.default_rng(seed)
+    layers = []
+    for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        last = k == len(sizes) - 2
+        shift = 0 if last else int(rng.integers(1, 4))
+        W = rng.integers(-8, 8, size=(b, a))
+        W[0] = 0
+        hi = (1 << shift) * 24
+        layers.append(Dense(W.tolist(), rng.integers(-hi, hi, size=b).tolist(), shift,
+                            None if last else out_bits[k]))
+    return Network("ttfs", 4, tuple(layers), 6, {"variant": variant})
+
+
+def _ttfs_inputs(seed, n, n_in=5):
+    x = np.random.default_rng(100 + seed).integers(0, 16, size=(n, n_in))
+    x[0] = 0                                    # no input event at all
+    x[1] = 15
+    x[2, ::2] = 0
+    return x
+
+
+@pytest.mark.skipif("ttfs" not in ENGINES, reason="no ttfs network engine")
+@pytest.mark.parametrize("variant", ["at_most_one", "exactly_one"])
+def test_ttfs_circuit_closed_form_equals_the_tick_model(variant):
+    """Each engine's closed form (acc from the events, y = clamp(acc >> F, 0, B), spike at
+    B − y) gives, layer after layer, the spike ticks of the tick-by-tick layer model
+    (neurons already above threshold when the window opens, neurons that never cross,
+    exactly-one neurons forced at the window's end); scores and counts equal the network run."""
+    from spikeforge.models.circuit_ttfs import layer_outputs
+    from spikeforge.models.network import layer_params
+    from spikeforge.models.simulate import run_network
+    from spikeforge.models.ttfs import ttfs_ticks
+    seen = set()
+    for seed in range(6):
+        net = _ttfs_random_net(variant, seed)
+        x = _ttfs_inputs(seed, 40)
+        cp = CircuitParams(net, (3, 2, 2))
+        g = circuit_golden(cp, x)
+        r = run_network(net, x)
+        assert (g.scores == r.scores).all() and (g.predictions == r.predictions).all()
+        assert g.counters["spikes"].sum() == sum(s.counts.spikes for s in r.layers)
+        assert g.counters["synaptic_ops"].sum() == sum(s.counts.synaptic_adds for s in r.layers
+                                                       if s.name.startswith("dense"))
+        assert (g.counters["state_updates"] == 7 + 6 + 3).all()
+        vals, events = x, (x >= 0) if variant == "exactly_one" else x > 0
+        for i, p in zip(net.dense_indices, cp.engines):
+            acc, y, fires = layer_outputs(p, vals, events)
+            ref = ttfs_ticks(layer_params(net, i), np.where(events, p.T0 - vals, -1))
+            if not p.spiking:
+                assert (acc == ref.y).all()
+                continue
+            assert (np.where(fires, p.T0 + p.B - y, -1) == ref.t_out).all()
+            s = acc >> p.slope_shift
+            seen |= {"above" if (s > p.B).any() else None, "below" if (s <= 0).any() else None,
+                     "inside" if ((s > 0) & (s < p.B)).any() else None}
+            vals, events = y, fires
+    assert {"above", "below", "inside"} <= seen
+
+
+@pytest.mark.skipif("ttfs" not in ENGINES, reason="no ttfs network engine")
+@pytest.mark.parametrize("simulator", SIMULATORS[:1])
+@pytest.mark.parametrize("variant", ["at_most_one", "exactly_one"])
+def test_ttfs_circuit_deeper_network_both_variants(variant, simulator):
+    """Two hidden engines (events from a hidden engine into a hidden engine), uneven last
+    groups, samples without any input event (every group a null item), both variants;
+    isolated and back to back with stalls."""
+    net = _ttfs_random_net(variant, 3)
+    x = _ttfs_inputs(3, 8)
+    cp = CircuitParams(net, (3, 4, 2))
+    r = circuit_sim.verify_circuit(cp, x, simulator=simulator)
+    assert r["measured_latency"] == r["latency"]
+    circuit_sim.verify_circuit(cp, x[:6], simulator=simulator, isolated=False, ready=[1, 0, 0, 1])
+
+
+@pytest.mark.skipif("ttfs" not in ENGINES, reason="no ttfs network engine")
+def test_ttfs_circuit_one_layer_network():
+    """The first engine is the output layer: input values straight into scores."""
+    from spikeforge.models.network import Network
+    from spikeforge.models.simulate import run_network
+    W = [[(a * 5 + b * 3) % 11 - 5 for a in range(5)] for b in range(3)]
+    net = Network("ttfs", 4, (Dense(W, [7, -20, 0], 0, None),), 6)
+    x = _ttfs_inputs(0, 6)
+    cp = CircuitParams(net, 2)
+    assert (circuit_golden(cp, x).scores == run_network(net, x).scores).all()
+    r = circuit_sim.verify_circuit(cp, x)
+    assert r["measured_latency"] == r["latency"]
+
+
+@pytest.mark.skipif("ttfs" not in ENGINES, reason="no ttfs network engine")
+def test_ttfs_circuit_refuses_bad_parameters():
+    from spikeforge.hdl.ttfs_engine import TTFSEngine
+    net = _net("iris", "ttfs")
+    with pytest.raises(ConfigError, match=r"parallelism\[0\] must be >= 1"):
+        CircuitParams(net, (0, 1))
+    p = CircuitParams(net, 2).engines[0]
+    for field, value, msg in (("lanes", 0, "lanes must be 1..16"), ("lanes", 17, "lanes must be 1..16"),
+                              ("lanes", True, "lanes must be"), ("variant", "twice", "variant must be"),
+                              ("in_bits", 0, "in_bits must be"), ("out_bits", 17, "out_bits must be"),
+                              ("slope_shift", -1, "slope_shift must be"), ("weights", ((),), "weights must be"),
+                              ("bias", (1, 2), "bias must have 16"), ("weights", ((200,) * 4,) * 16, "w_bits")):
+        with pytest.raises(ConfigError, match=msg):
+            dataclasses.replace(p, **{field: value})
+    with pytest.raises(TypeError, match="TTFSEngineParams"):
+        TTFSEngine(CircuitParams(_net("iris", "ann"), 1).engines[0])
