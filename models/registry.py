@@ -192,7 +192,8 @@ register(Core(
              "lfsr": LFSRParams().to_dict()},
     core_keys=_RATE_KEYS, convert_options=_RATE_CONVERT + ("lif_readout", "leak_shifts", "lif_threshold_scale"),
     layer_params="models.network:lif_layer", run="models.simulate:run_lif",
-    convert="models.convert:lif_coding", check_options="models.network:check_lif_options"))
+    convert="models.convert:lif_coding", check_options="models.network:check_lif_options",
+    engine="hdl.lif_engine:LIFEngine", circuit="models.circuit_lif"))
 register(Core(
     "if", "rate IF (soft reset)", "rate-coded integrate-and-fire, soft reset (baseline)", IFParams, if_golden,
     "hdl.rate_if:IFLayer", "sim.rate_if", matched=lambda K, bits: IFParams(), k_sweep=None, layer_core=True,
