@@ -7,7 +7,7 @@ the CLI turns it into a one-line message and a non-zero exit code.
 import warnings
 
 __all__ = ["SpikeforgeError", "ConfigError", "WidthError", "ToolError", "SimulationMismatch",
-           "Interrupted", "SpikeforgeWarning", "warn"]
+           "ProtocolError", "Interrupted", "SpikeforgeWarning", "warn"]
 
 
 class SpikeforgeWarning(UserWarning):
@@ -70,3 +70,8 @@ class SimulationMismatch(SpikeforgeError, AssertionError):
         if context:
             msg += f" ({context})"
         super().__init__(msg)
+
+
+class ProtocolError(SpikeforgeError, RuntimeError):
+    """The host link failed: a malformed or missing reply, an ERROR frame from the board, a board
+    running another design, or a serial port that is missing or silent. The message says which."""
