@@ -193,6 +193,66 @@ def test_if_circuit_refuses_what_it_cannot_build():
         circuit_golden(CircuitParams(alone, 1), _inputs("iris", 2))
 
 
+def _lif_variant(**options):
+    net = _net("iris", "lif")
+    return dataclasses.replace(net, options={**net.options, **options})
+
+
+@pytest.mark.skipif("lif" not in ENGINES, reason="no lif network engine")
+def test_lif_circuit_one_step_silent_samples_and_membrane_readout():
+    """LIF at T = 1, with samples whose inputs never spike (all zero: every step issues
+    empty items, the states only take the bias), uneven last groups (P = 3 of 16, 2 of
+    3); the membrane readout (a non-spiking output layer, its final membranes are the
+    scores) at T = 4; a deeper network (two hidden layers, one of them at G = 1)."""
+    from spikeforge.models.simulate import run_network
+    x = _inputs("iris", 10)
+    x[[2, 5]] = 0
+    net = _lif_variant(time_steps=1)
+    cp = CircuitParams(net, (3, 2))
+    g = circuit_golden(cp, x)
+    ref = run_network(net, x, trace=True)
+    silent = np.asarray(ref.layer_inputs[0]).sum(axis=(1, 2)) == 0
+    assert silent[[2, 5]].all() and not silent.all()
+    assert (g.scores == ref.scores).all()
+    r = circuit_sim.verify_circuit(cp, x)
+    assert r["measured_latency"] == r["latency"]
+    circuit_sim.verify_circuit(cp, x[:6], isolated=False, ready=[1, 0, 0, 1])
+    mem = _lif_variant(time_steps=4, readout="membrane")
+    cp = CircuitParams(mem, (5, 3))
+    assert (circuit_golden(cp, x).scores == run_network(mem, x).scores).all()
+    circuit_sim.verify_circuit(cp, x[:6])
+    l0, l1 = mem.layers
+    hidden = Dense([[(a * 7 + b * 3) % 9 - 3 for a in range(l0.n_out)] for b in range(5)], [1] * 5, 0, 8,
+                   dict(l0.core, in_scale=1, weight_shift=0, threshold=4))
+    out = Dense([list(r[:5]) for r in l1.weights], l1.bias, 0, None, dict(l1.core, in_scale=1, weight_shift=0))
+    deep = dataclasses.replace(mem, layers=(l0, hidden, out))
+    cp = CircuitParams(deep, (4, 5, 1))
+    assert (circuit_golden(cp, x).scores == run_network(deep, x).scores).all()
+    circuit_sim.verify_circuit(cp, x[:6])
+
+
+@pytest.mark.skipif("lif" not in ENGINES, reason="no lif network engine")
+def test_lif_circuit_refuses_what_it_cannot_build():
+    from spikeforge.hdl.network import NetworkCircuit
+    from spikeforge.models.circuit_lif import LIFEngineParams
+    from spikeforge.models.network import layer_params
+    cp = CircuitParams(_lif_variant(readout="vanrossum"), 1)
+    with pytest.raises(ConfigError, match="readout 'vanrossum' has no circuit"):
+        NetworkCircuit(cp)
+    with pytest.raises(ConfigError, match="readout 'vanrossum' has no circuit"):
+        circuit_golden(cp, _inputs("iris", 2))
+    net = _net("iris", "lif")
+    layer = layer_params(net, 1)
+    for kwargs, msg in (({"lanes": 0}, "lanes must be 1..3"), ({"lanes": 4}, "lanes must be 1..3"),
+                        ({"lanes": 1, "readout": "membrane"}, "does not spike"),
+                        ({"lanes": 1}, None)):
+        if msg is None:
+            LIFEngineParams(layer, **kwargs)            # a hidden layer that spikes: fine
+        else:
+            with pytest.raises(ConfigError, match=msg):
+                LIFEngineParams(layer, **kwargs)
+
+
 # ---- ttfs: the closed form against the tick-by-tick layer model, deeper and one-layer networks
 
 def _ttfs_random_net(variant, seed, sizes=(5, 7, 6, 3), out_bits=(3, 2)):
