@@ -195,6 +195,8 @@ class DigitEngine(wiring.Component):
         n_ev = Signal(range(p.max_events + 1))
         r = Signal(range(p.max_events + 2))    # the buffer address being read
         rr = Signal(range(p.max_events + 1))    # events still to issue in this replay
+        live = Signal()                         # rr ≠ 0 in REPLAY (a register: short issue path)
+        base = Signal(range(G * n_in))          # g·n_in, the group's first weight address
         issue, iss_index, iss_step = Signal(), Signal(p.index_bits), Signal(p.step_bits)
         if G > 1:
             entry = data.StructLayout({"index": unsigned(p.index_bits), "step": unsigned(p.step_bits)})
@@ -202,7 +204,7 @@ class DigitEngine(wiring.Component):
             buf_w, buf_r = buf.write_port(), buf.read_port()
             m.d.comb += [buf_w.addr.eq(n_ev), buf_w.data.index.eq(ev_index), buf_w.data.step.eq(ev_step),
                          buf_w.en.eq(take_ev), buf_r.addr.eq(Mux(phase == Phase.REPLAY, r, 0))]
-            replaying = (phase == Phase.REPLAY) & (rr != 0)
+            replaying = live
             m.d.comb += [issue.eq(take_ev | replaying),
                          iss_index.eq(Mux(replaying, buf_r.data.index, ev_index)),
                          iss_step.eq(Mux(replaying, buf_r.data.step, ev_step))]
@@ -210,7 +212,7 @@ class DigitEngine(wiring.Component):
             m.d.comb += [issue.eq(take_ev), iss_index.eq(ev_index), iss_step.eq(ev_step)]
         # a sender's events are consecutive: its weight word is read once per pass
         prev, fresh = Signal(p.index_bits), Signal(init=1)
-        m.d.comb += [rd.addr.eq(g * n_in + iss_index),
+        m.d.comb += [rd.addr.eq(base + iss_index),
                      rd.en.eq(issue & (fresh | (iss_index != prev)))]
         with m.If(issue):
             m.d.sync += [prev.eq(iss_index), fresh.eq(0)]
@@ -220,14 +222,17 @@ class DigitEngine(wiring.Component):
         # ---- execute one cycle after the issue: acc += w·d(t)
         pending, step_q = Signal(), Signal(p.step_bits)
         m.d.sync += [pending.eq(issue), step_q.eq(iss_step)]
+        if p.in_shifts is not None:             # a barrel shift by log2 d(t), shared by the lanes
+            shifts = [max(s, 0) for s in p.in_shifts]
+            amount = Signal(range(max(shifts) + 1))
+            nonzero = Signal()                  # d(t) ≠ 0
+            m.d.comb += [amount.eq(rom_read(shifts, step_q)),
+                         nonzero.eq(rom_read([int(s >= 0) for s in p.in_shifts], step_q))]
         with m.If(pending):
             for l, a in enumerate(acc):
                 w = rd.data[l * wb:(l + 1) * wb].as_signed()
                 if p.in_shifts is not None:
-                    term = Const(0, 1)
-                    for t, s in enumerate(p.in_shifts):
-                        if s >= 0:
-                            term = Mux(step_q == t, w << s, term)
+                    term = Mux(nonzero, w << amount, 0)
                 else:
                     term = w * rom_read(p.in_d, step_q)
                 m.d.sync += a.eq(a + term)
@@ -236,7 +241,7 @@ class DigitEngine(wiring.Component):
         with m.If(take_end):
             m.d.sync += phase.eq(summed)
         with m.If(phase == Phase.REPLAY):
-            m.d.sync += [r.eq(r + 1), rr.eq(rr - 1)]
+            m.d.sync += [r.eq(r + 1), rr.eq(rr - 1), live.eq(rr > 1)]
             with m.If(rr == 0):                 # the last event executes in this cycle
                 m.d.sync += phase.eq(summed)
 
@@ -274,30 +279,35 @@ class DigitEngine(wiring.Component):
             em_g = counter(G, "em_g")
             m.d.comb += pend.eq(spikes & ~sent)
             has = pend.any()
-            evaluate = (phase == Phase.EVAL) & ~has         # waits for the emitter to be empty
+            # the control reads `empty`, a register (no path from the spike registers to the
+            # accumulators' enables): the emitter counts as empty one cycle after its last beat
+            empty = Signal(init=1)              # ~has one cycle late; busy right after a load
+            evaluate = (phase == Phase.EVAL) & empty        # waits for the emitter to be empty
+            m.d.sync += empty.eq(~has & ~evaluate)
             first = lowest_set(pend)
             kb = Kp.bit_length() - 1
             lane = first[kb:] if P > 1 else Const(0, 1)
             step = first[:kb] if kb else Const(0, 1)
-            m.d.comb += [self.o.valid.eq(has | (phase == Phase.DRAIN)),
+            m.d.comb += [self.o.valid.eq(has | ((phase == Phase.DRAIN) & empty)),
                          self.o.payload.index.eq(em_g * P + lane),
                          self.o.payload.step.eq(step),
                          self.o.payload.end.eq(~has),
                          next_group.eq(evaluate & ~last_group),
-                         sample_done.eq((phase == Phase.DRAIN) & ~has & out_done),
+                         sample_done.eq((phase == Phase.DRAIN) & empty & self.o.ready),
                          spike_out.eq(out_done & has),
                          upd_add.eq(Mux(evaluate, size_now, 0))]
-            with m.If(spike_out):
-                m.d.sync += sent.eq(sent | (pend & (~pend + 1)))
+            with m.If(spike_out):                  # mark the sent bit: a decode of its index
+                m.d.sync += sent.eq(sent | (Const(1, P * Kp) << first))
             with m.If(evaluate):
                 m.d.sync += [spikes.eq(Cat(*masks)), sent.eq(0), em_g.eq(g)]
                 with m.If(last_group):
                     m.d.sync += phase.eq(Phase.DRAIN)
         with m.If(sample_done):
-            m.d.sync += [phase.eq(Phase.IN), g.eq(0), n_ev.eq(0), fresh.eq(1)]
+            m.d.sync += [phase.eq(Phase.IN), g.eq(0), base.eq(0), n_ev.eq(0), fresh.eq(1)]
             m.d.sync += [a.eq(b[0]) for a, b in zip(acc, biases)]
         with m.If(next_group):
-            m.d.sync += [phase.eq(Phase.REPLAY), g.eq(g + 1), r.eq(1), rr.eq(n_ev), fresh.eq(1)]
+            m.d.sync += [phase.eq(Phase.REPLAY), g.eq(g + 1), base.eq(base + n_in), r.eq(1), rr.eq(n_ev),
+                         live.eq(n_ev != 0), fresh.eq(1)]
             m.d.sync += [a.eq(rom_read(b, g + 1)) for a, b in zip(acc, biases)]
 
         # ---- counters of the inference in progress; reported with its last beat

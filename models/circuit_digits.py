@@ -19,7 +19,8 @@ Engine of dense layer i with P lanes (G = ⌈n_out/P⌉ groups of neurons):
   neuron's spikes z(t) from u (ReLU: the digits of clamp(u); FS: the K steps
   of v ≥ T(t), v −= h(t) unrolled; AMOS: the K gates), into the emitter's
   register; the next group's replay starts in the following cycle (the
-  buffered events at one per cycle, 2 cycles of pipeline).
+  buffered events at one per cycle, 2 cycles of pipeline); the next eval
+  waits until the emitter has been empty for a cycle.
 - *emit*: meanwhile the emitter sends the group's spikes, one event per
   cycle, lowest neuron and step first; after the last group, the end beat.
 - the output layer instead sends its n_out scores (acc, bias included), one
@@ -33,8 +34,9 @@ Cycles of a sample alone (the consumer always ready, a register slice
 between engines): with e events into an engine, s_g spikes out of group g,
 and its end beat accepted at cycle a: a hidden layer evaluates group 0 at
 v_0 = a + 1, sends its spikes at v_g + 1 … v_g + s_g, evaluates the next
-group at v_{g+1} = v_g + max(e + 2, s_g + 1), and sends the end beat at
-v_{G−1} + s_{G−1} + 1; an output layer's first group sends from o_0 = a + 1,
+group at v_{g+1} = v_g + max(e, s_g) + 2 (the replay takes e + 1 cycles; the
+emitter counts as empty one cycle after its last beat), and sends the end
+beat at v_{G−1} + s_{G−1} + 2; an output layer's first group sends from o_0 = a + 1,
 its scores leave at o_g … o_g + size_g − 1 and the next group sends from
 o_{g+1} = o_g + size_g + e + 1. The encoder's end beat leaves at
 Σ_{j<n−1} max(1, pc_j) + pc_{n−1} + 1 (pc_j the spikes of x_j). See
@@ -232,8 +234,8 @@ def run(cp, x):
                 o = o + size + e + 1
             else:
                 s = stages[k + 1][:, g * p.lanes:g * p.lanes + size].sum(axis=(1, 2), dtype=np.int64)
-                end = o + s + 1                                         # the end beat, if the last
-                o = np.maximum(o + e + 2, o + s + 1)                    # the next group's eval
+                end = o + s + 2                                         # the end beat, if the last
+                o = o + np.maximum(e, s) + 2                            # the next group's eval
         a = end + 1                                                     # through the register slice
     lower += engines[-1].n_out
     per = {"cycles": a, "synaptic_ops": syn, "spikes": sum(s.sum(axis=(1, 2), dtype=np.int64) for s in stages),
