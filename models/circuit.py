@@ -23,12 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Counts, check_int
+from .base import Counts, check_int, unsigned_bits
 from .errors import ConfigError
 from .network import Dense, Network
 from .registry import get_core
 
-__all__ = ["CircuitParams", "CircuitResult", "LayerOps", "circuit_energy", "circuit_golden", "circuit_model",
+__all__ = ["CircuitParams", "CircuitResult", "LayerOps", "Lanes", "partial_sums", "circuit_energy", "circuit_golden", "circuit_model",
            "default_parallelism", "COUNTER_BITS", "finish"]
 
 #: width of every hardware counter (per inference)
@@ -159,6 +159,59 @@ class CircuitParams:
 
     def __hash__(self):
         return hash((self.network.name, self.parallelism))
+
+
+class Lanes:
+    """What every engine parameter object shares: ``weights`` (n_out × n_in) served by ``lanes``
+    = P lanes, in G = ⌈n_out / P⌉ groups of neurons one after another."""
+
+    @property
+    def n_in(self):
+        return len(self.weights[0])
+
+    @property
+    def n_out(self):
+        return len(self.weights)
+
+    @property
+    def lane_count(self):
+        return self.lanes
+
+    @property
+    def groups(self):
+        return -(-self.n_out // self.lanes)
+
+    @property
+    def group_sizes(self):
+        """Neurons in each group: P each, the rest in the last one."""
+        return tuple(min(self.lanes, self.n_out - g * self.lanes) for g in range(self.groups))
+
+    @property
+    def index_bits(self):
+        """Width of an incoming event's neuron index."""
+        return unsigned_bits(max(1, self.n_in - 1))
+
+    @property
+    def out_index_bits(self):
+        """Width of an outgoing event's neuron index."""
+        return unsigned_bits(max(1, self.n_out - 1))
+
+    def check_lanes(self):
+        """ConfigError unless 1 ≤ lanes ≤ n_out."""
+        if isinstance(self.lanes, bool) or not isinstance(self.lanes, int) or not 1 <= self.lanes <= self.n_out:
+            raise ConfigError(f"lanes must be 1..{self.n_out}, not {self.lanes!r}")
+
+
+def partial_sums(weights, bias, lo, hi):
+    """Bound on every partial sum b_i + Σ_j W_ij·x_j over any subset of the terms, each x_j in
+    [lo, hi] (lo ≤ 0 ≤ hi): the bias plus all the negative, or all the positive, terms of a
+    neuron. Returns (least, greatest), 0 and every bias included."""
+    W = np.array(weights, dtype=object)
+    up = np.maximum(W * hi, W * lo).sum(axis=1)
+    down = np.minimum(W * hi, W * lo).sum(axis=1)
+    his = [int(b + u) for b, u in zip(bias, up)]
+    los = [int(b + d) for b, d in zip(bias, down)]
+    return min([0] + los + list(bias)), max([0] + his + list(bias))
 
 
 def _engines():

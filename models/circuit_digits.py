@@ -45,15 +45,13 @@ docs/network.md ("Network circuits").
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from .base import signed_bits, unsigned_bits
-from .circuit import LayerOps, finish
-from .errors import ConfigError
+from .circuit import Lanes, LayerOps, finish, partial_sums
 from .network import layer_params
 from .registry import get_core
 from .simulate import run_network
@@ -62,7 +60,7 @@ __all__ = ["DigitEngineParams", "engine_params", "latency", "run"]
 
 
 @dataclass(frozen=True)
-class DigitEngineParams:
+class DigitEngineParams(Lanes):
     """A dense layer of an fs/amos network as a circuit engine.
 
     Parameters
@@ -93,16 +91,7 @@ class DigitEngineParams:
     encode_bits: int | None = None
 
     def __post_init__(self):
-        if not 1 <= self.lanes <= self.n_out:
-            raise ConfigError(f"lanes must be 1..{self.n_out}, not {self.lanes}")
-
-    @property
-    def n_in(self):
-        return len(self.weights[0])
-
-    @property
-    def n_out(self):
-        return len(self.weights)
+        self.check_lanes()
 
     @property
     def K_in(self):
@@ -111,18 +100,6 @@ class DigitEngineParams:
     @property
     def K_out(self):
         return 0 if self.neuron is None else self.neuron.K
-
-    @property
-    def lane_count(self):
-        return self.lanes
-
-    @property
-    def groups(self):
-        return math.ceil(self.n_out / self.lanes)
-
-    @property
-    def group_sizes(self):
-        return tuple(min(self.lanes, self.n_out - g * self.lanes) for g in range(self.groups))
 
     @property
     def bias_values(self):
@@ -141,31 +118,19 @@ class DigitEngineParams:
     @cached_property
     def acc_interval(self):
         """Bound on every partial sum b + Σ w·d(t) over any subset of a sample's events: the
-        bias plus all negative, or all positive, terms w·d(t) of a neuron."""
-        dp = sum(d for d in self.in_d if d > 0)
-        dn = sum(d for d in self.in_d if d < 0)
-        W = np.array(self.weights, dtype=object)
-        wp, wn = np.where(W > 0, W, 0).sum(axis=1), np.where(W < 0, W, 0).sum(axis=1)
-        hi = [int(b + p * dp + n * dn) for b, p, n in zip(self.bias, wp, wn)]
-        lo = [int(b + p * dn + n * dp) for b, p, n in zip(self.bias, wp, wn)]
-        return min([0] + lo + list(self.bias)), max([0] + hi + list(self.bias))
+        bias plus all negative, or all positive, terms w·d(t) of a neuron (a sender's events
+        add w·y', y' a partial sum of its d(t), between the sums of its negative and of its
+        positive d)."""
+        return partial_sums(self.weights, self.bias, sum(d for d in self.in_d if d < 0),
+                            sum(d for d in self.in_d if d > 0))
 
     @property
     def acc_width(self):
         return max(2, signed_bits(*self.acc_interval))
 
     @property
-    def index_bits(self):
-        """Width of an incoming event's neuron index."""
-        return unsigned_bits(max(1, self.n_in - 1))
-
-    @property
     def step_bits(self):
         return unsigned_bits(max(1, self.K_in - 1))
-
-    @property
-    def out_index_bits(self):
-        return unsigned_bits(max(1, self.n_out - 1))
 
     @property
     def out_step_bits(self):

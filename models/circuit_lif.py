@@ -70,14 +70,13 @@ is at least max_l ⌈e_l·n_out_l / P_l⌉ + n_outputs). See docs/network.md
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from .base import signed_bits, unsigned_bits
-from .circuit import LayerOps, finish
+from .circuit import Lanes, LayerOps, finish
 from .errors import ConfigError
 from .lfsr import LFSRParams, lfsr_draws
 from .lif import LIFParams, lif_golden
@@ -91,7 +90,7 @@ READOUTS = ("count", "membrane")
 
 
 @dataclass(frozen=True)
-class LIFEngineParams:
+class LIFEngineParams(Lanes):
     """A dense layer of a ``lif`` network as a circuit engine.
 
     Parameters
@@ -118,8 +117,7 @@ class LIFEngineParams:
         p = self.layer
         if not isinstance(p, LIFParams):
             raise ConfigError(f"expected LIFParams, not {type(p).__name__}")
-        if isinstance(self.lanes, bool) or not isinstance(self.lanes, int) or not 1 <= self.lanes <= p.n_out:
-            raise ConfigError(f"lanes must be 1..{p.n_out}, not {self.lanes!r}")
+        self.check_lanes()
         if self.readout is not None and self.readout not in READOUTS:
             raise ConfigError(f"the lif network circuit computes the readouts {', '.join(READOUTS)}; "
                               f"readout {self.readout!r} has no circuit yet")
@@ -145,14 +143,6 @@ class LIFEngineParams:
         return self.lfsr is not None
 
     @property
-    def n_in(self):
-        return self.layer.n_in
-
-    @property
-    def n_out(self):
-        return self.layer.n_out
-
-    @property
     def weights(self):
         return self.layer.weights
 
@@ -163,27 +153,6 @@ class LIFEngineParams:
     @property
     def time_steps(self):
         return self.layer.time_steps
-
-    @property
-    def lane_count(self):
-        return self.lanes
-
-    @property
-    def groups(self):
-        return math.ceil(self.n_out / self.lanes)
-
-    @property
-    def group_sizes(self):
-        return tuple(min(self.lanes, self.n_out - g * self.lanes) for g in range(self.groups))
-
-    @property
-    def index_bits(self):
-        """Width of an incoming spike event's index."""
-        return unsigned_bits(max(1, self.n_in - 1))
-
-    @property
-    def out_index_bits(self):
-        return unsigned_bits(max(1, self.n_out - 1))
 
     @property
     def v_bits(self):

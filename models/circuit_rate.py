@@ -55,14 +55,12 @@ docs/network.md ("Network circuits").
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
-from .base import unsigned_bits
-from .circuit import LayerOps, finish
+from .circuit import Lanes, LayerOps, finish
 from .circuit_digits import DigitEngineParams
 from .errors import ConfigError
 from .network import layer_params
@@ -73,7 +71,7 @@ __all__ = ["IFEngineParams", "engine_params", "latency", "run"]
 
 
 @dataclass(frozen=True)
-class IFEngineParams:
+class IFEngineParams(Lanes):
     """A dense layer of an ``if`` network as a circuit engine.
 
     Parameters
@@ -93,8 +91,7 @@ class IFEngineParams:
         p = self.layer
         if not isinstance(p, IFParams):
             raise ConfigError(f"expected IFParams, not {type(p).__name__}")
-        if isinstance(self.lanes, bool) or not isinstance(self.lanes, int) or not 1 <= self.lanes <= p.n_out:
-            raise ConfigError(f"lanes must be 1..{p.n_out}, not {self.lanes!r}")
+        self.check_lanes()
         if p.direct_input and not p.spiking:
             raise ConfigError("the if network engine needs a hidden layer: a one-layer if network "
                               "(direct input into the output integrator) has no circuit yet")
@@ -110,14 +107,6 @@ class IFEngineParams:
         return not self.layer.spiking
 
     @property
-    def n_in(self):
-        return self.layer.n_in
-
-    @property
-    def n_out(self):
-        return self.layer.n_out
-
-    @property
     def weights(self):
         return self.layer.weights
 
@@ -128,27 +117,6 @@ class IFEngineParams:
     @property
     def time_steps(self):
         return self.layer.time_steps
-
-    @property
-    def lane_count(self):
-        return self.lanes
-
-    @property
-    def groups(self):
-        return math.ceil(self.n_out / self.lanes)
-
-    @property
-    def group_sizes(self):
-        return tuple(min(self.lanes, self.n_out - g * self.lanes) for g in range(self.groups))
-
-    @property
-    def index_bits(self):
-        """Width of an incoming spike event's index."""
-        return unsigned_bits(max(1, self.n_in - 1))
-
-    @property
-    def out_index_bits(self):
-        return unsigned_bits(max(1, self.n_out - 1))
 
     @cached_property
     def digit(self):

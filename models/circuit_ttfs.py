@@ -83,14 +83,13 @@ after layer, plus the output beats).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from .base import exact_matmul, signed_bits, unsigned_bits
-from .circuit import LayerOps, finish
+from .circuit import Lanes, LayerOps, finish, partial_sums
 from .errors import ConfigError
 from .network import layer_params
 from .simulate import run_network
@@ -100,7 +99,7 @@ __all__ = ["TTFSEngineParams", "engine_params", "latency", "run", "layer_outputs
 
 
 @dataclass(frozen=True)
-class TTFSEngineParams:
+class TTFSEngineParams(Lanes):
     """A dense layer of a ttfs network as a circuit engine.
 
     Parameters
@@ -142,9 +141,7 @@ class TTFSEngineParams:
             raise ConfigError("weights must be a non-empty n_out × n_in table of ints")
         if len(self.bias) != self.n_out:
             raise ConfigError(f"bias must have {self.n_out} values (one per neuron), not {len(self.bias)}")
-        if isinstance(self.lanes, bool) or not isinstance(self.lanes, (int, np.integer)) \
-                or not 1 <= self.lanes <= self.n_out:
-            raise ConfigError(f"lanes must be 1..{self.n_out}, not {self.lanes!r}")
+        self.check_lanes()
         if self.variant not in VARIANTS:
             raise ConfigError(f"variant must be one of {', '.join(VARIANTS)}, not {self.variant!r}")
         if not isinstance(self.in_bits, int) or not 1 <= self.in_bits <= 16:
@@ -158,14 +155,6 @@ class TTFSEngineParams:
             raise ConfigError(f"weights must fit signed w_bits = {self.w_bits}")
 
     @property
-    def n_in(self):
-        return len(self.weights[0])
-
-    @property
-    def n_out(self):
-        return len(self.weights)
-
-    @property
     def spiking(self):
         return self.out_bits is not None
 
@@ -177,45 +166,19 @@ class TTFSEngineParams:
     def B(self):
         return (1 << self.out_bits) - 1 if self.spiking else 0
 
-    @property
-    def lane_count(self):
-        return self.lanes
-
-    @property
-    def groups(self):
-        return math.ceil(self.n_out / self.lanes)
-
-    @property
-    def group_sizes(self):
-        return tuple(min(self.lanes, self.n_out - g * self.lanes) for g in range(self.groups))
-
     @cached_property
     def acc_interval(self):
         """Bound on every partial sum b_i + Σ W_ij·x_j over any subset of a sample's events
         (0 ≤ x_j ≤ T0): the bias plus all negative, or all positive, terms of a neuron."""
-        W = np.array(self.weights, dtype=object)
-        wp, wn = np.where(W > 0, W, 0).sum(axis=1), np.where(W < 0, W, 0).sum(axis=1)
-        hi = [int(b + p * self.T0) for b, p in zip(self.bias, wp)]
-        lo = [int(b + n * self.T0) for b, n in zip(self.bias, wn)]
-        return min([0] + lo + list(self.bias)), max([0] + hi + list(self.bias))
-
+        return partial_sums(self.weights, self.bias, 0, self.T0)
     @property
     def acc_width(self):
         return max(2, signed_bits(*self.acc_interval))
 
     @property
-    def index_bits(self):
-        """Width of an incoming event's neuron index."""
-        return unsigned_bits(max(1, self.n_in - 1))
-
-    @property
     def tick_bits(self):
         """Width of an incoming event's tick (0 … T0) and of x = T0 − tick."""
         return self.in_bits
-
-    @property
-    def out_index_bits(self):
-        return unsigned_bits(max(1, self.n_out - 1))
 
     @property
     def out_tick_bits(self):
