@@ -469,6 +469,11 @@ def _run(argv):
     return 0
 
 
+from .cli_board import run  # noqa: E402  (the board commands live in their own module)
+
+cli.add_command(run)
+
+
 def main(argv=None):
     """Entry point: run the CLI and turn every error into one line and an exit code.
 

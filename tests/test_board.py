@@ -283,3 +283,21 @@ def test_board_refuses_what_the_protocol_cannot_carry(iris_cp):
         BoardTop(iris_cp, 3)
     with pytest.raises(ConfigError, match="CircuitParams"):
         BoardTop("x", 4)
+
+
+def test_run_command_on_the_virtual_board(tmp_path, capsys):
+    """`spikeforge run --sim` prints the comparison; a missing port or a wrong choice of link is
+    one error line with exit 2, and nothing is left behind."""
+    from spikeforge.cli import main
+    design = tmp_path / "iris-ann.json"
+    save_network(convert_model("iris", codings=["ann"])["ann"], str(design))
+    assert main(["run", "--design", str(design), "--sim", "--param", "P=4", "--samples", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "every class, score and counter equal" in out and "3 samples" in out
+    for args, msg in ((["--port", "/dev/spikeforge-no-such-port"], "cannot open serial port"),
+                      ([], "give either --sim"), (["--sim", "--port", "x"], "give either --sim"),
+                      (["--sim", "--param", "K=3"], "one parameter, P")):
+        assert main(["run", "--design", str(design), "--samples", "2", *args]) == 2
+        err = capsys.readouterr().err
+        assert msg in err and len(err.strip().splitlines()) == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["iris-ann.json"]
