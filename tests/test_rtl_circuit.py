@@ -71,6 +71,18 @@ def test_digits_circuit_equals_golden(coding, simulator):
                                isolated=False, ready=[1, 1, 0, 1, 0])
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["iris", "digits"])
+@pytest.mark.parametrize("coding", ENGINES)
+def test_whole_test_split_equals_golden(coding, dataset):
+    """Every test sample of the data set, at the middle P, isolated: scores, counters, cycles."""
+    net = _net(dataset, coding)
+    ds = load_dataset(dataset)
+    x = quantize_inputs(ds.x_test, 8)
+    r = circuit_sim.verify_circuit(CircuitParams(net, _middle(net)), x, simulator=SIMULATORS[0].values[0])
+    assert r["samples"] == len(ds.x_test) and r["measured_latency"] == r["latency"]
+
+
 def test_checker_catches_one_corrupted_weight_bit():
     """Bit 0 of one output-layer weight, on the hidden unit most often active: the scores
     (logits, no clamp after them) differ wherever that unit is active."""

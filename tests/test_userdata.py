@@ -135,3 +135,23 @@ def test_report_golden_section_on_user_data(user, tmp_path):
     env = Environment(python="3", platform="p", machine="m", cpus=1, packages={}, command="c")
     text = render_markdown(ReportData(environment=env, golden=g))
     assert "Data: your own split from" in text and "360 test rows" in text
+
+
+def test_own_npz_net_becomes_a_circuit_in_every_coding(user, tmp_path, capsys):
+    """A user's .npz model converts, in each coding, and becomes one circuit with no option
+    beyond the coding (default P = 1 per layer); its golden run on the user's test rows and a
+    few co-simulated samples agree."""
+    from spikeforge.models.circuit import CircuitParams, circuit_golden
+    from spikeforge.models.network import load_network
+    from spikeforge.sim.circuit import verify_circuit
+    path, _mlp, (_xtr, _ytr, xte, _yte) = user
+    out = tmp_path / "designs"
+    assert main(["convert", "--model", str(path), "--out", str(out)]) == 0
+    for c in CORES:
+        design = out / f"user-{c}.json"
+        assert main(["generate", "network", "--from", str(design), "-o", str(tmp_path / f"{c}.v")]) == 0
+        cp = CircuitParams(load_network(str(design)))
+        assert cp.parallelism == tuple(1 for _ in cp.network.dense_indices)
+        x = quantize_inputs(xte[:3], cp.input_bits)
+        assert circuit_golden(cp, x).scores.shape == (3, 10)
+    verify_circuit(CircuitParams(load_network(str(out / "user-fs.json"))), quantize_inputs(xte[:3], 8))
