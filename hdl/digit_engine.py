@@ -224,10 +224,11 @@ class DigitEngine(wiring.Component):
         m.d.sync += [pending.eq(issue), step_q.eq(iss_step)]
         if p.in_shifts is not None:             # a barrel shift by log2 d(t), shared by the lanes
             shifts = [max(s, 0) for s in p.in_shifts]
-            amount = Signal(range(max(shifts) + 1))
+            amount = Signal(range(max(shifts) + 1)) if max(shifts) else 0      # d(t) ≤ 1: no shift
             nonzero = Signal()                  # d(t) ≠ 0
-            m.d.comb += [amount.eq(rom_read(shifts, step_q)),
-                         nonzero.eq(rom_read([int(s >= 0) for s in p.in_shifts], step_q))]
+            if max(shifts):
+                m.d.comb += amount.eq(rom_read(shifts, step_q))
+            m.d.comb += nonzero.eq(rom_read([int(s >= 0) for s in p.in_shifts], step_q))
         with m.If(pending):
             for l, a in enumerate(acc):
                 w = rd.data[l * wb:(l + 1) * wb].as_signed()

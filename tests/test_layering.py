@@ -32,11 +32,13 @@ ALLOWED = {
     "api": {"api", "models"},
     "report": {"report", "api", "synth", "sim", "hdl", "models"},
     "sweep": {"sweep", "api", "synth", "sim", "hdl", "models"},
-    "cli": {"cli", "api", "report", "sweep", "synth", "sim", "hdl", "models"},
+    "host": {"host", "api", "sim", "hdl", "models"},
+    "cli": {"cli", "api", "report", "sweep", "host", "synth", "sim", "hdl", "models"},
     "root": {"root", "api", "models"},
 }
 SUBPACKAGES = ("models", "hdl", "sim", "synth", "constraints", "report")
-MODULES_OF_THE_ROOT = {"spikeforge.api": "api", "spikeforge.cli": "cli", "spikeforge.sweep": "sweep"}
+MODULES_OF_THE_ROOT = {"spikeforge.api": "api", "spikeforge.cli": "cli", "spikeforge.cli_board": "cli",
+                       "spikeforge.sweep": "sweep", "spikeforge.host": "host"}
 
 
 def _package_dirs():
