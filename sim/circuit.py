@@ -58,7 +58,9 @@ def verify_circuit(cp, x, *, simulator="verilator", isolated=True, ready=None, g
     lat = [int(c) for c in g.counters["cycles"]]
     n, n_in = x.shape
     idle = [b for c in lat for b in [1] * n_in + [0] * (c + 4)] if isolated else None
-    budget = (sum(lat) + n * (n_in + 4)) * (4 if ready else 1) + 10 * max(lat) + 1000
+    # isolated, a sample takes its input time (part of its latency; an encoder may take more
+    # than a cycle per value) plus the gap of lat + 4 cycles after its last input: ≤ 2·lat + 4
+    budget = (2 * sum(lat) + n * (n_in + 8)) * (4 if ready else 1) + 10 * max(lat) + 1000
     res = cosim("network", cp, NetworkCircuit(cp), stimuli, expected, simulator=simulator,
                 idle={"i": idle} if idle else None, ready={"o": ready, "c": ready} if ready else None,
                 max_cycles=budget, drain=8)

@@ -84,6 +84,17 @@ def test_whole_test_split_equals_golden(coding, dataset):
     assert r["samples"] == len(ds.x_test) and r["measured_latency"] == r["latency"]
 
 
+def test_a_long_isolated_run_fits_the_simulation_budget():
+    """400 Iris samples one at a time through the fs circuit at P = all, whose encoder takes
+    several cycles per input value: the testbench's cycle budget covers the input time (a
+    budget of latency + n_inputs per sample ran out here)."""
+    net = _net("iris", "fs")
+    x = np.concatenate([_inputs("iris", 150)] * 3)[:400]
+    r = circuit_sim.verify_circuit(CircuitParams(net, max(l.n_out for l in net.layers)), x,
+                                   simulator=SIMULATORS[0].values[0])
+    assert r["samples"] == 400 and r["measured_latency"] == r["latency"]
+
+
 def test_checker_catches_one_corrupted_weight_bit():
     """Bit 0 of one output-layer weight, on the hidden unit most often active: the scores
     (logits, no clamp after them) differ wherever that unit is active."""
