@@ -18,7 +18,7 @@ from .models.evaluate import evaluate
 from .models.io import read_json
 from .models.network import CODINGS, Network, load_network
 
-__all__ = ["core_parameters", "circuit_params", "is_design", "has_engine", "NETWORK", "convert_model",
+__all__ = ["core_parameters", "circuit_params", "parallelism", "is_design", "has_engine", "NETWORK", "convert_model",
            "quantize_model", "convert_quantized", "evaluate_design", "resolve_codings", "core_params",
            "parse_param", "core_of_file", "convert_nir", "resolve_data", "load_float_model", "model_kind",
            "train_on", "FRONT_ENDS", "export_nir"]
@@ -414,13 +414,19 @@ def circuit_params(source, overrides=()):
     if source is None:
         raise ConfigError("a network circuit needs --from DESIGN.json")
     net = load_network(source)
+    return CircuitParams(net, parallelism(overrides))
+
+
+def parallelism(overrides):
+    """P from ``NAME=VALUE`` texts (``P=4`` or ``P=[16,4]``; None if not given); any other name
+    is refused: a network circuit takes one parameter."""
     P = None
     for text in overrides:
         name, value = parse_param(text)
         if name != "P":
             raise ConfigError(f"a network circuit takes one parameter, P (parallelism), not {name!r}")
         P = tuple(value) if isinstance(value, list) else value
-    return CircuitParams(net, P)
+    return P
 
 
 def has_engine(coding):

@@ -25,20 +25,14 @@ __all__ = ["run"]
 def run(design, params, sim, port, baud, dataset, samples):
     """Stream a test set through a board (--port) or the virtual board (--sim) and compare
     every sample with the golden model."""
-    from .api import parse_param
+    from .api import parallelism
     from .cli import Progress
     from .host import run_design, summary_lines
     from .models.errors import ConfigError
 
     if sim == (port is not None):
         raise ConfigError("give either --sim (the virtual board) or --port PORT (a board)")
-    P = None
-    for text in params:
-        name, value = parse_param(text)
-        if name != "P":
-            raise ConfigError(f"run takes one parameter, P (parallelism), not {name!r}")
-        P = tuple(value) if isinstance(value, list) else value
-    summary = run_design(design, P=P, dataset=dataset, port=port, baud=baud, sim=sim, samples=samples,
+    summary = run_design(design, P=parallelism(params), dataset=dataset, port=port, baud=baud, sim=sim, samples=samples,
                          progress=Progress())
     for line in summary_lines(summary):
         click.echo(line)
