@@ -23,12 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Counts, check_int, unsigned_bits
+from .base import Counts, WeightedLayer, check_int, unsigned_bits
 from .errors import ConfigError
 from .network import Dense, Network
 from .registry import get_core
 
-__all__ = ["CircuitParams", "CircuitResult", "LayerOps", "Lanes", "partial_sums", "circuit_energy", "circuit_golden", "circuit_model",
+__all__ = ["CircuitParams", "CircuitResult", "LayerOps", "Lanes", "LayerLanes", "partial_sums", "circuit_energy", "circuit_golden", "circuit_model",
            "default_parallelism", "COUNTER_BITS", "finish"]
 
 #: width of every hardware counter (per inference)
@@ -161,17 +161,10 @@ class CircuitParams:
         return hash((self.network.name, self.parallelism))
 
 
-class Lanes:
-    """What every engine parameter object shares: ``weights`` (n_out × n_in) served by ``lanes``
-    = P lanes, in G = ⌈n_out / P⌉ groups of neurons one after another."""
-
-    @property
-    def n_in(self):
-        return len(self.weights[0])
-
-    @property
-    def n_out(self):
-        return len(self.weights)
+class Lanes(WeightedLayer):
+    """What every engine parameter object shares: ``weights`` (n_out × n_in, shape as the
+    weighted layer cores') served by ``lanes`` = P lanes, in G = ⌈n_out / P⌉ groups of
+    neurons one after another."""
 
     @property
     def lane_count(self):
@@ -200,6 +193,23 @@ class Lanes:
         """ConfigError unless 1 ≤ lanes ≤ n_out."""
         if isinstance(self.lanes, bool) or not isinstance(self.lanes, int) or not 1 <= self.lanes <= self.n_out:
             raise ConfigError(f"lanes must be 1..{self.n_out}, not {self.lanes!r}")
+
+
+class LayerLanes(Lanes):
+    """An engine built around a layer core's parameter object ``layer``: its weights, weight
+    width and time steps are the layer's."""
+
+    @property
+    def weights(self):
+        return self.layer.weights
+
+    @property
+    def w_bits(self):
+        return self.layer.w_bits
+
+    @property
+    def time_steps(self):
+        return self.layer.time_steps
 
 
 def partial_sums(weights, bias, lo, hi):

@@ -76,7 +76,7 @@ from functools import cached_property
 import numpy as np
 
 from .base import signed_bits, unsigned_bits
-from .circuit import Lanes, LayerOps, finish
+from .circuit import LayerLanes, LayerOps, finish
 from .errors import ConfigError
 from .lfsr import LFSRParams, lfsr_draws
 from .lif import LIFParams, lif_golden
@@ -90,7 +90,7 @@ READOUTS = ("count", "membrane")
 
 
 @dataclass(frozen=True)
-class LIFEngineParams(Lanes):
+class LIFEngineParams(LayerLanes):
     """A dense layer of a ``lif`` network as a circuit engine.
 
     Parameters
@@ -141,18 +141,6 @@ class LIFEngineParams(Lanes):
     def encode(self):
         """Whether this engine takes the input values (and rate-encodes them)."""
         return self.lfsr is not None
-
-    @property
-    def weights(self):
-        return self.layer.weights
-
-    @property
-    def w_bits(self):
-        return self.layer.w_bits
-
-    @property
-    def time_steps(self):
-        return self.layer.time_steps
 
     @property
     def v_bits(self):

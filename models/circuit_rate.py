@@ -60,7 +60,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .circuit import Lanes, LayerOps, finish
+from .circuit import LayerLanes, LayerOps, finish
 from .circuit_digits import DigitEngineParams
 from .errors import ConfigError
 from .network import layer_params
@@ -71,7 +71,7 @@ __all__ = ["IFEngineParams", "engine_params", "latency", "run"]
 
 
 @dataclass(frozen=True)
-class IFEngineParams(Lanes):
+class IFEngineParams(LayerLanes):
     """A dense layer of an ``if`` network as a circuit engine.
 
     Parameters
@@ -105,18 +105,6 @@ class IFEngineParams(Lanes):
     def output(self):
         """Whether this is the output integrator (scores out), else the direct-input layer."""
         return not self.layer.spiking
-
-    @property
-    def weights(self):
-        return self.layer.weights
-
-    @property
-    def w_bits(self):
-        return self.layer.w_bits
-
-    @property
-    def time_steps(self):
-        return self.layer.time_steps
 
     @cached_property
     def digit(self):
