@@ -469,9 +469,10 @@ def _run(argv):
     return 0
 
 
-from .cli_board import run  # noqa: E402  (the board commands live in their own module)
+from .cli_board import build, program, run  # noqa: E402  (the board commands live in their own module)
 
-cli.add_command(run)
+for _command in (build, program, run):
+    cli.add_command(_command)
 
 
 def main(argv=None):
