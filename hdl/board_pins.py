@@ -10,6 +10,7 @@ used is data: :class:`~spikeforge.synth.boards.Pins` (``constraints/``).
 from __future__ import annotations
 
 from amaranth import Elaboratable, Module
+from amaranth.lib import io
 
 from .board import BoardTop
 
@@ -30,10 +31,12 @@ class OnBoard(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.board = top = self.top
-        u = platform.request(*self.uart)
-        m.d.comb += [top.rx.eq(u.rx.i), u.tx.o.eq(top.tx)]
+        u = platform.request(*self.uart, dir="-")
+        m.submodules.rx = rx = io.Buffer("i", u.rx)
+        m.submodules.tx = tx = io.Buffer("o", u.tx)
+        m.d.comb += [top.rx.eq(rx.i), tx.o.eq(top.tx)]
         for k, line in enumerate(LEDS):
             if line in self.leds:
-                led = platform.request(*self.leds[line])
+                m.submodules[f"led_{line}"] = led = io.Buffer("o", platform.request(*self.leds[line], dir="-"))
                 m.d.comb += led.o.eq(top.leds[k])
         return m
