@@ -33,7 +33,7 @@ DIVISOR = 4
 
 @pytest.fixture(scope="module")
 def digits_nets():
-    return convert_model("digits", codings=["ann", "if"])
+    return convert_model("digits", codings=["fs", "if"])
 
 
 @pytest.fixture(scope="module")
@@ -144,10 +144,11 @@ def test_design_hash(tmp_path, iris_cp):
 
 # ------------------------------------------------------------------ the virtual board
 
-@pytest.mark.parametrize("coding,P", [("ann", 32), ("if", 32)])
+@pytest.mark.parametrize("coding,P", [("fs", 32), ("if", 32)])
 def test_digits_on_the_virtual_board_equal_golden(digits_nets, coding, P):
     """20 digits samples through the host: class, scores and every counter equal the golden
-    model, sample by sample (P = all hidden neurons keeps the simulation short)."""
+    model, sample by sample, for an exact coding (fs) and a rate coding (if); the Iris
+    tests below run the ANN (P = all hidden neurons keeps the simulation short)."""
     cp = CircuitParams(digits_nets[coding], P)
     ds = load_dataset("digits")
     x, y = quantize_inputs(ds.x_test, 8)[:20], ds.y_test[:20]
