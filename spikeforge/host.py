@@ -135,7 +135,9 @@ class Host:
         except BoardError:
             raise
         except ProtocolError as e:
-            raise ProtocolError(f"{e}; is the board programmed and connected?") from None
+            baud = getattr(self.transport, "baud", None)
+            at = f" and built for {baud} baud (spikeforge build --baud)" if baud else ""
+            raise ProtocolError(f"{e}; is the board programmed, connected{at}?") from None
         if version != proto.VERSION:
             raise ProtocolError(f"the board speaks protocol version {version}, this host {proto.VERSION}")
         if h != self.hash:
