@@ -145,7 +145,10 @@ class Bitstream:
 def prepare_bitstream(cp, board, *, baud=115_200, pins=None):
     """Plan the bitstream of circuit ``cp`` (:class:`~spikeforge.models.circuit.CircuitParams`)
     for ``board`` (a name or :class:`~spikeforge.synth.boards.Board`) with the host link at
-    ``baud``; ``pins``: a pin file (default: the board's file in ``constraints/``)."""
+    ``baud``; ``pins``: a pin file (default: the board's file in ``constraints/``).
+
+    The engines with multipliers have one per lane; on the iCE40 they go to DSP blocks when
+    the device has one for every lane of every layer (as in the report's circuit section)."""
     from ..hdl.board_pins import OnBoard
     from ..hdl.uart import uart_divisor
     board = get_board(board)
@@ -156,7 +159,8 @@ def prepare_bitstream(cp, board, *, baud=115_200, pins=None):
     clock_hz = platform.default_clk_frequency
     divisor = uart_divisor(int(round(clock_hz)), baud)
     top = OnBoard(cp, divisor, pin_map.uart, pin_map.leds)
-    plan = platform.prepare(top, name=NAME,
+    dsp = board.target_record.use_dsp(sum(cp.parallelism))
+    plan = platform.prepare(top, name=NAME, synth_opts="-dsp" if dsp else "",
                             script_after_synth="tee -q -o stat.json stat -json",
                             nextpnr_opts="--report report.json --timing-allow-fail")
     return BitstreamPlan(board=board, cp=cp, plan=plan, clock_mhz=clock_hz / 1e6, baud=baud, divisor=divisor,

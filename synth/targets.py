@@ -72,6 +72,11 @@ class Target:
     placed: tuple = (None, None)
     stat_args: str = ""
 
+    def use_dsp(self, multipliers):
+        """Whether to map ``multipliers`` (one per lane) to DSP blocks: on the iCE40, when the
+        device has one for each (``synth_ice40 -dsp``); Yosys's ECP5 flow maps them anyway."""
+        return self.family == "ice40" and 0 < multipliers <= self.capacity.get("dsp", 0)
+
     @property
     def tools(self):
         """The external tools this target runs."""

@@ -113,6 +113,21 @@ def test_own_pins_reach_the_constraint_file(tmp_path, iris_cp):
     assert 'LOCATE COMP "uart_0__rx__io" SITE "M1"' in lpf and 'FREQUENCY PORT "clk25_0__io" 25000000' in lpf
 
 
+def test_multipliers_go_to_dsp_blocks_when_each_lane_has_one(iris_design):
+    """As in the report's circuit section: -dsp on the iCE40 while every lane of every layer
+    can have a DSP block (8 on the UP5K); Yosys's ECP5 flow maps multipliers itself."""
+    from spikeforge.models.network import load_network
+    net = load_network(str(iris_design))
+    outs = [net.layers[i].n_out for i in net.dense_indices]
+    assert sum(outs) > 8
+    def synth_line(P, board):
+        ys = prepare_bitstream(CircuitParams(net, P), board).plan.files["spikeforge.ys"]
+        return next(l.strip() for l in ys.splitlines() if l.strip().startswith("synth_"))
+    assert synth_line(1, "icebreaker") == "synth_ice40 -dsp -top spikeforge"
+    assert synth_line(tuple(outs), "icebreaker").split() == ["synth_ice40", "-top", "spikeforge"]
+    assert synth_line(1, "ulx3s").split() == ["synth_ecp5", "-top", "spikeforge"]
+
+
 def test_baud_rates_the_clock_cannot_make(iris_cp):
     with pytest.raises(ConfigError, match="too fast for a 12000000 Hz clock"):
         prepare_bitstream(iris_cp, "icebreaker", baud=4_000_000)
