@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import threading
-import time
 import warnings
 
 import click
@@ -21,71 +20,10 @@ import click
 from .models.convert import RATE_NORMS
 from .models.errors import ConfigError, Interrupted, SpikeforgeError, SpikeforgeWarning, ToolError
 from .models.registry import CORES
+from .cli_common import Progress, data_arg, data_options, dataset_option
 from .synth.targets import DEFAULT_TARGET, TARGET_NAMES, get_target
 
 EXIT_INPUT, EXIT_TOOL, EXIT_INTERNAL = 2, 3, 4
-
-
-class Progress:
-    """Progress on stderr: ``progress(msg)`` for a step, ``progress(msg, done, total, task=…)``
-    for a long loop. On a terminal the loops are rich progress bars; otherwise (logs, CI)
-    every call is one timestamped line."""
-
-    def __init__(self, quiet=False):
-        import sys
-        self.quiet, self.t0 = quiet, time.perf_counter()
-        self.tty = sys.stderr.isatty()
-        self._bars, self._tasks = None, {}
-
-    def __call__(self, msg, done=None, total=None, task=None):
-        if self.quiet:
-            return
-        if total is None or not self.tty:
-            self._close()
-            counter = f"{task + ': ' if task else ''}[{done}/{total}] " if total is not None else ""
-            click.echo(f"[{time.perf_counter() - self.t0:6.1f} s] {counter}{msg}", err=True)
-            return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bars, TextColumn, TimeElapsedColumn
-        if self._bars is None:
-            self._bars = Bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                              TimeElapsedColumn(), transient=False)
-            self._bars.start()
-        key = task or msg
-        if key not in self._tasks:
-            self._tasks[key] = self._bars.add_task(key, total=total)
-        self._bars.update(self._tasks[key], completed=done, description=f"{key}: {msg}"[:90])
-        if done >= total:
-            self._close()
-
-    def _close(self):
-        if self._bars is not None:
-            self._bars.stop()
-            self._bars, self._tasks = None, {}
-
-
-def _dataset_option(default=None):
-    return click.option("--dataset", type=click.Choice(["digits", "iris"]), default=default,
-                        show_default=bool(default), help="Bundled data set (no downloads).")
-
-
-def _data_options(f):
-    """``--data`` and ``--input-range``: the user's own train/test split."""
-    f = click.option("--input-range", default=None, metavar="LO,HI",
-                     help="The range your inputs come in; they are mapped to [0, 1] by (x − LO)/(HI − LO) "
-                          "and values outside it are clipped and counted. Without it, inputs outside "
-                          "[0, 1] are an error.")(f)
-    return click.option("--data", "data", multiple=True, metavar="FILE",
-                        help="Your own train/test split instead of a bundled data set: an .npz with "
-                             "x_train, y_train, x_test, y_test (a model .npz may carry them), or "
-                             "--data TRAIN.csv --data TEST.csv (features, then the label, per row). "
-                             "Calibration reads its training rows, accuracy its test rows.")(f)
-
-
-def _data_arg(data):
-    """The --data values as the API takes them (None, a path, or the two CSV paths)."""
-    if not data:
-        return None
-    return data[0] if len(data) == 1 else list(data)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -117,8 +55,8 @@ def cores(params_of):
                    "its extension: .npz (w0, b0, w1, b1, …, w_i of shape (n_in, n_out); upper-case keys "
                    "too), .onnx (an MLP exported from PyTorch or Keras), .nir (a spiking IF/LIF network, "
                    "into the if or lif coding). See docs/frontends.md.")
-@_dataset_option()
-@_data_options
+@dataset_option()
+@data_options
 @click.option("--coding", "codings", multiple=True, default=["all"], show_default=True,
               help=f"Coding(s) to produce: {', '.join(CORES)} or all (repeatable).")
 @click.option("--input-bits", type=int, default=8, show_default=True, help="Input width.")
@@ -155,7 +93,7 @@ def convert(model, dataset, data, input_range, codings, input_bits, act_bits, w_
 
     check_output_dir(out_dir)
     progress = Progress()
-    nets = convert_model(model, dataset=dataset, data=_data_arg(data), input_range=input_range,
+    nets = convert_model(model, dataset=dataset, data=data_arg(data), input_range=input_range,
                          codings=codings, input_bits=input_bits,
                          act_bits=act_bits, w_bits=w_bits, calibration=calibration,
                          percentile=percentile, time_steps=time_steps, rate_norm=rate_norm,
@@ -197,8 +135,8 @@ def export(design, as_nir, nir_out, dt):
 
 @cli.command()
 @click.argument("design", type=click.Path(dir_okay=False))
-@_dataset_option()
-@_data_options
+@dataset_option()
+@data_options
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True,
               help="Data split to evaluate on.")
 @click.option("--limit", type=int, default=None, help="Evaluate only the first N samples.")
@@ -207,7 +145,7 @@ def evaluate(design, dataset, data, input_range, split, limit, as_json):
     """Golden run of a network JSON file: accuracy, agreement with the integer ANN,
     spikes per neuron, energy proxy and predicted cycles."""
     from .api import evaluate_design
-    e = evaluate_design(design, dataset=dataset, data=_data_arg(data), input_range=input_range, split=split,
+    e = evaluate_design(design, dataset=dataset, data=data_arg(data), input_range=input_range, split=split,
                         limit=limit)
     if as_json:
         click.echo(json.dumps(e.to_dict(), indent=1, default=float))
@@ -223,47 +161,6 @@ def evaluate(design, dataset, data, input_range, split, limit, as_json):
             ("predicted cycles / inference", f"{e.cycles:.1f}")]
     for k, v in rows:
         click.echo(f"{k:30s} {v}")
-
-
-@cli.command()
-@_dataset_option("digits")
-@_data_options
-@click.option("--out", "out_dir", default="spikeforge-report", show_default=True, help="Report folder.")
-@click.option("--quick", is_flag=True, help="Fewer vectors, sweep points and K values.")
-@click.option("--golden-only", is_flag=True, help="Skip co-simulation and synthesis (golden models only).")
-@click.option("--network-dataset", type=click.Choice(["iris", "digits"]), default="iris", show_default=True,
-              help="Data set of the synthesized whole-network comparison.")
-@click.option("--force", is_flag=True,
-              help="Write into a folder that holds other files too (only the report's own files "
-                   "are replaced; a previous report in the folder is replaced without --force).")
-def report(dataset, data, input_range, out_dir, quick, golden_only, network_dataset, force):
-    """The main job: convert the reference net to every coding, run the golden
-    models, co-simulate and synthesize every core (iCE40, ECP5, CMOS) and the
-    layer cores of a small network, and write the comparison report
-    (Markdown, HTML, PNG plots, JSON)."""
-    from .models.io import check_output_dir
-    from .report import MANIFEST, run_report
-    check_output_dir(out_dir, MANIFEST, force)
-    progress = Progress()
-    files, data = run_report(out_dir, dataset, quick=quick, hardware=not golden_only,
-                             network_dataset=network_dataset, progress=progress, force=force,
-                             data=_data_arg(data), input_range=input_range)
-    g = data.golden
-    click.echo(f"{g.network}: float accuracy {100 * g.float_accuracy:.2f} %")
-    click.echo(f"{'coding':6s} {'accuracy':>9s} {'agreement':>10s} {'spikes/neuron':>14s} {'energy pJ':>10s}")
-    for c, e in g.codings.items():
-        click.echo(f"{c:6s} {100 * e.accuracy:8.2f}% {100 * e.agreement:9.2f}% "
-                   f"{e.spikes_per_neuron:14.3f} {e.total_pj:10.1f}")
-    if data.cores is not None:
-        click.echo(f"cores at K={data.cores.K} / {data.cores.bits}-bit on iCE40UP5K (harness included); "
-                   "compare within a kind only:")
-        click.echo(f"{'core':6s} {'kind':16s} {'LUT4':>6s} {'FF':>5s} {'LC':>5s} {'Fmax MHz':>9s} "
-                   f"{'cycles/inf':>11s} {'inf/s':>12s} {'pJ/inf':>9s}")
-        for r in data.cores.rows:
-            i = r.ice40
-            click.echo(f"{r.core:6s} {r.kind:16s} {i.luts:6d} {i.ffs:5d} {i.logic_cells:5d} {i.fmax_mhz:9.1f} "
-                       f"{r.cycles_per_inference:11.2f} {r.inferences_per_s:12,d} {r.energy_pj:9.2f}")
-    click.echo(f"report written to {os.path.join(out_dir, 'report.md')} (and .html) in {data.wall_time_s} s")
 
 
 @cli.command()
@@ -367,84 +264,6 @@ def synth(core, target, params, source, layer, dsp, as_json):
         click.echo(f"{k:28s} {v}")
 
 
-@cli.command()
-@click.argument("core")
-@click.option("--axis", "axes", multiple=True, metavar="NAME=V1,V2,…", required=True,
-              help="A swept parameter and its values (repeatable; the grid is their product), "
-                   "e.g. --axis K=4,8,16 --axis x_bits=10,12. P (parallelism) is the 'lanes' "
-                   "parameter of a core; of a network design (DESIGN.json) it is P: --axis P=1,4,8.")
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="A fixed parameter.")
-@click.option("--target", type=click.Choice(TARGET_NAMES), default=DEFAULT_TARGET, show_default=True,
-              help="Synthesis target.")
-@click.option("--dsp", is_flag=True, help="iCE40: map multipliers to DSPs.")
-@click.option("--cosim", is_flag=True, help="Also co-simulate each point: cycles and inferences/s.")
-@click.option("--jobs", type=int, default=None, help="Parallel points (default: all CPUs).")
-@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
-              help="Run the points on this existing Dask distributed cluster instead of local processes "
-                   "(pip install spikeforge[dask]; every worker needs the same spikeforge version). "
-                   "The table is the same either way.")
-@click.option("--out", "out_csv", default="sweep.csv", show_default=True,
-              help="Table to append to: X.csv or X.jsonl (the other format is written beside it).")
-def sweep(core, axes, params, target, dsp, cosim, jobs, scheduler, out_csv):
-    """Sweep CORE's parameters in parallel (local processes or a Dask cluster); append one row
-    per point, in grid order, to a table. CORE may be a network design (DESIGN.json): its axis
-    is P, and each point is the whole circuit (`--axis P=1,2,4`)."""
-    from .api import parse_param
-    from .models.errors import ConfigError
-    from .sweep import check_scheduler, check_tables, grid, point_params, run_sweep
-
-    grid_axes = {}
-    for a in axes:
-        name, value = parse_param(a)
-        if isinstance(value, str) and "," in value:        # K=4,8,16
-            value = [parse_param(f"{name}={v}")[1] for v in value.split(",")]
-        values = value if isinstance(value, list) else [value]
-        if not values:
-            raise ConfigError(f"--axis {name}: no values")
-        grid_axes[name] = values
-    base = dict(parse_param(p) for p in params)
-    check_tables(out_csv)
-    if scheduler is not None:
-        check_scheduler(scheduler)
-    if jobs is not None and jobs < 1:
-        raise ConfigError(f"--jobs must be >= 1, not {jobs}")
-    for pt in grid(grid_axes):            # validate every point before any tool runs
-        point_params(core, base, pt)
-    progress = Progress()
-    progress(f"{len(grid(grid_axes))} points on {target}; appending to {out_csv}")
-    rows = run_sweep(core, grid_axes, target, out_csv, base=base, dsp=dsp, cosim=cosim, jobs=jobs,
-                     scheduler=scheduler, progress=progress)
-    bad = [r for r in rows if r.get("error")]
-    click.echo(f"{len(rows) - len(bad)} points done, {len(bad)} failed; table: {out_csv}")
-    if bad:
-        raise ConfigError(f"{len(bad)} sweep point(s) failed, first: {bad[0]['params']}: {bad[0]['error']}")
-
-
-
-@cli.command()
-@click.option("--out", "out_dir", default="spikeforge-reproduce", show_default=True,
-              help="Folder for reproduce.md and reproduce.json.")
-@click.option("--only", "only", multiple=True, metavar="SECTION",
-              help="Measure only these sections (repeatable or comma-separated): fs_fit, spikes, "
-                   "amos_units, nets, ttfs, rate, cosim.")
-@click.option("--quick", is_flag=True, help="Short sweeps (fewer K, Q, T and trials; no K = 40 co-simulation).")
-@click.option("--no-cosim", is_flag=True, help="Skip the co-simulation of the fitted tables.")
-@click.option("--force", is_flag=True, help="Replace a previous reproduction's files in a folder holding "
-                                            "other files too.")
-def reproduce(out_dir, only, quick, no_cosim, force):
-    """Measure the papers' claims this package can test and write them side by side with the
-    papers' figures, each with its command and the reason for any difference."""
-    from .models.io import check_output_dir
-    from .report.reproduce import MANIFEST, write_reproduction
-    sections = [p.strip() for o in only for p in o.split(",") if p.strip()] or None
-    check_output_dir(out_dir, MANIFEST, force)
-    paths, data = write_reproduction(out_dir, sections, quick=quick, cosim=not no_cosim, force=force,
-                                     progress=Progress())
-    for sec in data["sections"]:
-        for c in sec["claims"]:
-            click.echo(f"{c['id']:18s} paper: {c['paper'][:50]:50s} ours: {c['ours'][:70]}")
-    click.echo(f"written: {', '.join(paths)} in {data['wall_s']} s")
-
 def _on_signal(signum, frame):
     raise Interrupted(signum)
 
@@ -469,9 +288,11 @@ def _run(argv):
     return 0
 
 
-from .cli_board import build, program, run  # noqa: E402  (the board commands live in their own module)
+# the board and report commands live in their own modules
+from .cli_board import build, program, run  # noqa: E402
+from .cli_report import report, reproduce, sweep  # noqa: E402
 
-for _command in (build, program, run):
+for _command in (build, program, run, report, reproduce, sweep):
     cli.add_command(_command)
 
 

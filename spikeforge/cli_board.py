@@ -42,7 +42,7 @@ def build(board, design, params, baud, pins, out_dir, as_json):
     from .api import circuit_params
     from .models.io import check_output_dir, output_folder
     from .synth.bitstream import prepare_bitstream
-    from .cli import Progress
+    from .cli_common import Progress
 
     check_output_dir(out_dir)
     cp = circuit_params(design, params)
@@ -74,7 +74,7 @@ def build(board, design, params, baud, pins, out_dir, as_json):
 def program(board, flash, bitstream):
     """Load BITSTREAM (from spikeforge build) onto a board over USB with openFPGALoader."""
     from .synth.program import program_board
-    from .cli import Progress
+    from .cli_common import Progress
     program_board(board, bitstream, flash=flash, progress=Progress())
     click.echo(f"loaded {bitstream} into the {board}")
 
@@ -93,7 +93,7 @@ def run(design, params, sim, port, baud, dataset, samples):
     """Stream a test set through a board (--port) or the virtual board (--sim) and compare
     every sample with the golden model."""
     from .api import parallelism
-    from .cli import Progress
+    from .cli_common import Progress
     from .host import run_design, summary_lines
     from .models.errors import ConfigError
 

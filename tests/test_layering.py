@@ -38,6 +38,7 @@ ALLOWED = {
 }
 SUBPACKAGES = ("models", "hdl", "sim", "synth", "constraints", "report")
 MODULES_OF_THE_ROOT = {"spikeforge.api": "api", "spikeforge.cli": "cli", "spikeforge.cli_board": "cli",
+                       "spikeforge.cli_common": "cli", "spikeforge.cli_report": "cli",
                        "spikeforge.sweep": "sweep", "spikeforge.host": "host"}
 
 
