@@ -20,23 +20,21 @@ cached, and :meth:`Bitstream.check` refuses it naming both frequencies.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from ..models.errors import ConfigError, ToolError, warn
-from ..models.io import TMP_PREFIX, cache_root, clean_stale
+from ..models.errors import ConfigError, ToolError
+from ..models.io import cache_root
 from ..models.process import run_tool, tool_timeout
 from ..models import protocol as proto
 from .boards import get_board, load_pins
-from .flow import INTEGRITY, _digests, _key_lock, overfull, tool_path, tool_versions
+from .cache import cached_run
+from .flow import overfull, tool_path, tool_versions
 from .parse import cells_by_type, count_cells
 
 __all__ = ["BitstreamPlan", "Bitstream", "BuildSummary", "prepare_bitstream", "bitstream_cache", "NAME"]
@@ -198,43 +196,18 @@ class BitstreamPlan:
         cmds = self.commands
         exes = {c[0]: tool_path(c[0]) for c in cmds}          # every tool is there before starting
         tool_timeout()
-        root = bitstream_cache()
         name = f"{self.board.name}-{self.key()}"
-        final = root / name
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ToolError(f"cannot create the bitstream cache {root}: {e.strerror} "
-                            "(set SPIKEFORGE_CACHE to another folder)") from None
-        clean_stale(root)
-        with _key_lock(root / f"{name}.lock"):
-            if cache and final.exists():
-                b = _load_entry(final, self.board)
-                if b is not None:
-                    return b
+
+        def produce(work, final):
             t0 = time.perf_counter()
-            work = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-{name}-", dir=root))
-            try:
-                self.plan.extract(work)
-                self._run(work, exes, cmds, progress, root / f"{name}-failed")
-                s = self._summary(work, exes)
-                s.seconds = round(time.perf_counter() - t0, 1)
-                (work / SUMMARY).write_text(json.dumps(s.to_dict(), sort_keys=True, indent=1))
-                (work / INTEGRITY).write_text(json.dumps(_digests(work), sort_keys=True))   # last
-                if final.exists():
-                    stale = root / f"{TMP_PREFIX}{os.getpid()}-stale-{name}"
-                    os.replace(final, stale)
-                    shutil.rmtree(stale, ignore_errors=True)
-                os.replace(work, final)
-            except ToolError:
-                failed = root / f"{name}-failed"
-                shutil.rmtree(failed, ignore_errors=True)
-                with contextlib.suppress(OSError):
-                    os.replace(work, failed)
-                raise
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-        return Bitstream(final / s.bitstream, s, final)
+            self.plan.extract(work)
+            self._run(work, exes, cmds, progress, final.with_name(f"{name}-failed"))
+            s = self._summary(work, exes)
+            s.seconds = round(time.perf_counter() - t0, 1)
+            (work / SUMMARY).write_text(json.dumps(s.to_dict(), sort_keys=True, indent=1))
+            return Bitstream(final / s.bitstream, s, final)
+
+        return cached_run(bitstream_cache(), name, produce, _load_entry, what="bitstream build", cache=cache)
 
     def _run(self, work, exes, cmds, progress, failed):
         what = {"yosys": "synthesis", "nextpnr": "place and route", "icepack": "bitstream",
@@ -305,15 +278,8 @@ def _pins(work):
     return out
 
 
-def _load_entry(entry, board):
-    """The cached build in ``entry``, or None (with a warning) if the entry is damaged."""
-    try:
-        want = json.loads((entry / INTEGRITY).read_text())
-        if not isinstance(want, dict) or SUMMARY not in want or want != _digests(entry):
-            raise ValueError("its files do not match their recorded SHA-256")
-        s = BuildSummary.from_dict(json.loads((entry / SUMMARY).read_text()))
-    except (OSError, ValueError, TypeError) as e:
-        warn(f"the cached bitstream build {entry} is damaged ({e}); building it again")
-        return None
+def _load_entry(entry):
+    """The build in a verified cache ``entry`` (ValueError/TypeError/OSError if unreadable)."""
+    s = BuildSummary.from_dict(json.loads((entry / SUMMARY).read_text()))
     s.cached = True
     return Bitstream(entry / s.bitstream, s, entry)

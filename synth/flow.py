@@ -24,22 +24,19 @@ last lines of its log.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..models.errors import ConfigError, ToolError, warn
-from ..models.io import TMP_PREFIX, cache_root, clean_stale
+from ..models.errors import ConfigError, ToolError
+from ..models.io import cache_root
 from ..models.process import run_tool, tool_timeout
+from .cache import cached_run
 from .parse import parse_result
 from .result import SynthResult
 from .targets import TARGETS, get_target
@@ -106,51 +103,21 @@ class Plan:
 
     def execute(self, progress=lambda *a, **k: None, cache=True):
         """Run the plan (or reuse a verified cached result); returns a :class:`SynthResult`.
-
-        The cache entry of a key is built in a temporary folder and renamed
-        into place complete, with an integrity file (SHA-256 of every file)
-        written last, under a lock per key: concurrent runs of one plan
-        compute it once. A damaged entry is recomputed with a warning.
-        """
+        The cache entry (:func:`~spikeforge.synth.cache.cached_run`) is keyed by :meth:`key`."""
         tools = sorted({c[0] for c in self.commands})
         exes = {t: tool_path(t) for t in tools}          # check every tool before starting
         tool_timeout()                                   # and a bad time limit, cached or not
-        root = synth_cache()
-        name = f"{self.top}-{self.target}-{self.key()}"
-        final = root / name
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ToolError(f"cannot create the synthesis cache {root}: {e.strerror} "
-                            "(set SPIKEFORGE_CACHE to another folder)") from None
-        clean_stale(root)
-        with _key_lock(root / f"{name}.lock"):
-            if cache and final.exists():
-                r = _load_entry(final)
-                if r is not None:
-                    return r
+
+        def produce(work, final):
             t0 = time.perf_counter()
-            work = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-{name}-", dir=root))
-            try:
-                r = self._run(work, exes, tools, progress)
-                r.log_dir = str(final)
-                r.seconds = round(time.perf_counter() - t0, 2)
-                (work / RESULT).write_text(json.dumps(r.to_dict(), sort_keys=True))
-                (work / INTEGRITY).write_text(json.dumps(_digests(work), sort_keys=True))   # last
-                if final.exists():
-                    stale = root / f"{TMP_PREFIX}{os.getpid()}-stale-{name}"
-                    os.replace(final, stale)
-                    shutil.rmtree(stale, ignore_errors=True)
-                os.replace(work, final)
-            except ToolError:
-                failed = root / f"{name}-failed"
-                shutil.rmtree(failed, ignore_errors=True)
-                with contextlib.suppress(OSError):
-                    os.replace(work, failed)
-                raise
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-        return r
+            r = self._run(work, exes, tools, progress)
+            r.log_dir = str(final)
+            r.seconds = round(time.perf_counter() - t0, 2)
+            (work / RESULT).write_text(json.dumps(r.to_dict(), sort_keys=True))
+            return r
+
+        return cached_run(synth_cache(), f"{self.top}-{self.target}-{self.key()}", produce, _load_entry,
+                          what="synthesis result", cache=cache)
 
     def _run(self, work, exes, tools, progress):
         for fname, text in self.files.items():
@@ -193,39 +160,15 @@ def overfull(log_text):
             if int(used) > int(have)]
 
 
-RESULT, INTEGRITY = "result.json", "integrity.json"
+RESULT = "result.json"
 _WARM = {}
 
 
-def _digests(folder):
-    """SHA-256 of every file in ``folder`` except the integrity file itself."""
-    out = {}
-    for p in sorted(Path(folder).rglob("*")):
-        if p.is_file() and p.name != INTEGRITY:
-            out[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
-
-
 def _load_entry(entry):
-    """The cached result in ``entry``, or None (with a warning) if the entry is damaged."""
-    try:
-        want = json.loads((entry / INTEGRITY).read_text())
-        if not isinstance(want, dict) or RESULT not in want or want != _digests(entry):
-            raise ValueError("its files do not match their recorded SHA-256")
-        r = SynthResult.from_dict(json.loads((entry / RESULT).read_text()))
-    except (OSError, ValueError, TypeError) as e:
-        warn(f"the cached synthesis result {entry} is damaged ({e}); computing it again")
-        return None
+    """The cached result in a verified ``entry`` (ValueError/TypeError/OSError if unreadable)."""
+    r = SynthResult.from_dict(json.loads((entry / RESULT).read_text()))
     r.cached = True
     return r
-
-
-@contextlib.contextmanager
-def _key_lock(path):
-    """An exclusive lock per cache key (a waiting process then finds the finished entry)."""
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
 
 
 def prepare(component_verilog, top, target, *, dsp=False, harness_verilog=None, label=""):
