@@ -19,7 +19,7 @@ from amaranth.lib import data, stream, wiring
 
 from ..models.errors import ToolError
 
-__all__ = ["to_verilog", "port_layouts", "top_name", "convert_verilog"]
+__all__ = ["to_verilog", "port_layouts", "top_name", "convert_verilog", "verilog_body"]
 
 
 def top_name(core):
@@ -87,6 +87,18 @@ def _convert(component, name, ports=None):
     if not isinstance(text, str) or not re.search(rf"^module {re.escape(name)}\b", text, re.M):
         raise ToolError(f"yosys (Verilog export) returned no module {name}: its output is not Verilog")
     return text
+
+
+def verilog_body(text):
+    """``text`` without its leading ``//`` comment lines: the header :func:`to_verilog` writes
+    (core, parameters, ports, handshake) documents the design and changes nothing that Yosys,
+    nextpnr or Verilator make of it. Caches of tool runs key on the body, so designs that differ
+    only in their header (an fs and an amos circuit with the same ReLU tables) share one run."""
+    lines = text.splitlines(keepends=True)
+    k = 0
+    while k < len(lines) and lines[k].startswith("//"):
+        k += 1
+    return "".join(lines[k:])
 
 
 def to_verilog(component, core, params, handshake=None):

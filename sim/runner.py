@@ -35,7 +35,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..hdl.export import port_layouts, to_verilog, top_name
+from ..hdl.export import port_layouts, to_verilog, top_name, verilog_body
 from ..models.errors import SimulationMismatch, ToolError
 from ..models.io import cache_root
 from ..models.process import run_tool
@@ -220,7 +220,8 @@ def _build(verilog, top, sim, waves=False):
     import cocotb
     where = f"{cocotb.__version__} {os.path.dirname(cocotb.__file__)} {sys.executable}"
     public = PUBLIC_TOP.format(top=top) if public_top else "--public-flat-rw"
-    recipe = f"{sim}\n{version}\n{where}\n{args}\n{public}\n{TIMESCALE}\nwaves={waves}\n{verilog}"
+    # keyed by the Verilog without its header comment: designs that differ only there share a build
+    recipe = f"{sim}\n{version}\n{where}\n{args}\n{public}\n{TIMESCALE}\nwaves={waves}\n{verilog_body(verilog)}"
     build_dir = cache_root() / "sim" / f"{top}-{sim}-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}"
     stamp = build_dir / "built.ok"
     runner = _runner(sim, public_top)

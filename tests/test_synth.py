@@ -133,3 +133,17 @@ def test_a_design_that_does_not_fit_is_named_so():
            "Info: \t               SB_GB:       8/      8   100%\n")
     assert overfull(log) == ["ICESTORM_LC 7,907 of 5,280 (149 %)", "ICESTORM_DSP 10 of 8 (125 %)"]
     assert overfull(log.replace("7907", "5280").replace("   10/", "    8/")) == []
+
+
+def test_designs_differing_only_in_their_header_share_a_cache_key():
+    """The header comment of generated Verilog (core, parameters) is documentation: a design
+    that differs only there reuses the cached result; one changed character of the body does not."""
+    from spikeforge.hdl import build_core
+    from spikeforge.hdl.export import to_verilog, verilog_body
+    text = to_verilog(build_core("fs", FS8), "fs", FS8)
+    assert text.startswith("// spikeforge_fs") and not verilog_body(text).startswith("//")
+    assert verilog_body(text) in text and "module spikeforge_fs" in verilog_body(text)
+    other = text.replace("// spikeforge_fs:", "// another header:", 1)
+    key = lambda t: prepare(t, "spikeforge_fs", "ecp5-85f").key()
+    assert other != text and key(other) == key(text)
+    assert key(text.replace("module spikeforge_fs", "module  spikeforge_fs")) != key(text)
