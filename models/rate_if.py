@@ -31,7 +31,7 @@ from .base import (WeightedLayer, DEFAULT_WEIGHTS, Counts, Params, check_int, ch
                    check_weighted_layer, check_width, derived_width, exact_matmul,
                    signed_bits, weight_sums, width_range)
 from .errors import ConfigError, WidthError
-from .lif import TABLE_MAX, RateRun, spike_totals, stepped_states
+from .lif_run import TABLE_MAX, RateRun, spike_totals, stepped_states
 
 __all__ = ["IFParams", "IFResult", "if_golden", "if_steps"]
 
@@ -244,7 +244,7 @@ def if_steps(p: IFParams, inp) -> IFResult:
 # ------------------------------------------------------------ time-major runs
 
 def if_run(p: IFParams, src, reference=None) -> RateRun:
-    """Run the layer in time-major layout (see :class:`~spikeforge.models.lif.RateRun`).
+    """Run the layer in time-major layout (see :class:`~spikeforge.models.lif_run.RateRun`).
 
     ``src``: with direct input the checked inputs x (N, n_in); else the
     :class:`RateRun` of the input spikes (its ``counts.spikes`` the input spike
@@ -256,7 +256,7 @@ def if_run(p: IFParams, src, reference=None) -> RateRun:
       spikes and v(t) = t·I − ϑ·n(t) (for 0 ≤ I < ϑ by induction; I ≥ ϑ spikes every
       step, I < 0 never);
     - output integrator: v = W·n + T·b with n the input spike counts;
-    - otherwise the states m(t) by :func:`~spikeforge.models.lif.stepped_states`.
+    - otherwise the states m(t) by :func:`~spikeforge.models.lif_run.stepped_states`.
     """
     T = p.time_steps
     n = src.shape[0] if p.direct_input else src.totals().shape[0]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-import spikeforge.models.lif as lif_module
+import spikeforge.models.lif_run as lif_run_module
 from spikeforge.models.amos import AMOSParams, amos_golden, amos_steps
 from spikeforge.models.ann import ann_golden
 from spikeforge.models.base import Counts, check_width, exact_matmul, floor_shift
@@ -163,7 +163,7 @@ def test_lif_without_table_uses_the_reference(monkeypatch):
     p = rand_lif(rng)
     s = rand_spikes(rng, (6,), p.time_steps, p.n_in)
     expect = lif_steps(p, s)
-    monkeypatch.setattr(lif_module, "TABLE_MAX", 1)
+    monkeypatch.setattr(lif_run_module, "TABLE_MAX", 1)
     assert_results(lif_golden(p, s), expect, ("spikes", "v", "counts"))
 
 
@@ -201,10 +201,10 @@ def force_lif_modes(rng, monkeypatch):
     """Make the batch engine of lif_run take modes a small test would not reach: blocks of
     a few steps, two steps per product row from batch 0 or never, narrow or intp states,
     the leak of int16 states by table or by shifts."""
-    monkeypatch.setattr(lif_module, "BLOCK_ELEMS", int(rng.integers(1, 600)))
-    monkeypatch.setattr(lif_module, "PAIR_MIN_BATCH", [0, 1 << 30][int(rng.integers(0, 2))])
-    monkeypatch.setattr(lif_module, "SMALL_STATES", [0, 1 << 30][int(rng.integers(0, 2))])
-    monkeypatch.setattr(lif_module, "ARITH_STATES", [0, 1 << 30][int(rng.integers(0, 2))])
+    monkeypatch.setattr(lif_run_module, "BLOCK_ELEMS", int(rng.integers(1, 600)))
+    monkeypatch.setattr(lif_run_module, "PAIR_MIN_BATCH", [0, 1 << 30][int(rng.integers(0, 2))])
+    monkeypatch.setattr(lif_run_module, "SMALL_STATES", [0, 1 << 30][int(rng.integers(0, 2))])
+    monkeypatch.setattr(lif_run_module, "ARITH_STATES", [0, 1 << 30][int(rng.integers(0, 2))])
 
 
 @pytest.mark.parametrize("seed", range(100))
@@ -474,7 +474,7 @@ def test_network_engine_equals_reference(coding, seed):
 def test_network_rate_fallback_equals_reference(coding, seed, monkeypatch):
     """No state table fits: the engine runs the step-by-step models and still agrees."""
     import spikeforge.models.rate_if as if_module
-    monkeypatch.setattr(lif_module, "TABLE_MAX", 1)
+    monkeypatch.setattr(lif_run_module, "TABLE_MAX", 1)
     monkeypatch.setattr(if_module, "TABLE_MAX", 1)
     net, x = random_network(np.random.default_rng(100 + seed), coding)
     r = run_network(net, x, trace=True)
@@ -509,10 +509,10 @@ def test_stepped_states_detects_a_state_outside_the_table():
     p = LIFParams(weights=rand_matrix(rng, 4, 6, 6), bias=(30, 30, 30, 30), threshold=1000, time_steps=12)
     s_t = np.ones((12, 3, 6), dtype=bool)
     lo, hi = p.v_interval
-    table = lambda dtype: lif_module._lif_table(p.leak_shifts, p.threshold, lo, hi, dtype)  # noqa: E731
-    assert lif_module.stepped_states(p, s_t, table, lo, hi) is not None
-    narrow = lambda dtype: lif_module._lif_table(p.leak_shifts, p.threshold, -1, 1, dtype)  # noqa: E731
-    assert lif_module.stepped_states(p, s_t, narrow, -1, 1) is None
+    table = lambda dtype: lif_run_module._lif_table(p.leak_shifts, p.threshold, lo, hi, dtype)  # noqa: E731
+    assert lif_run_module.stepped_states(p, s_t, table, lo, hi) is not None
+    narrow = lambda dtype: lif_run_module._lif_table(p.leak_shifts, p.threshold, -1, 1, dtype)  # noqa: E731
+    assert lif_run_module.stepped_states(p, s_t, narrow, -1, 1) is None
 
 
 @pytest.mark.parametrize("run", ["_small_run", "_table_run"])
@@ -521,13 +521,13 @@ def test_lif_engine_detects_a_state_outside_the_table(run, side, monkeypatch):
     """A plan whose table is too narrow for the states (impossible with the proven
     interval, forced here): the batch engine returns None, whichever side they leave by."""
     import copy
-    monkeypatch.setattr(lif_module, "SMALL_STATES", 0 if run == "_table_run" else 1 << 30)
-    monkeypatch.setattr(lif_module, "ARITH_STATES", 1 << 30)
+    monkeypatch.setattr(lif_run_module, "SMALL_STATES", 0 if run == "_table_run" else 1 << 30)
+    monkeypatch.setattr(lif_run_module, "ARITH_STATES", 1 << 30)
     rng = np.random.default_rng(12)
     p = LIFParams(weights=rand_matrix(rng, 4, 6, 6), bias=(30, 30, 30, 30), threshold=1000, time_steps=12)
     s_t = np.ones((12, 3, 6), dtype=bool) if side == "above" else np.zeros((12, 3, 6), dtype=bool)
-    plan = lif_module._plan(p)
-    assert getattr(lif_module, run)(plan, s_t) is not None
+    plan = lif_run_module._plan(p)
+    assert getattr(lif_run_module, run)(plan, s_t) is not None
     narrow = copy.copy(plan)
     narrow._unsigned = {}
     if side == "above":                             # bias 30 every step: the states grow past 2
@@ -536,7 +536,7 @@ def test_lif_engine_detects_a_state_outside_the_table(run, side, monkeypatch):
         narrow.lo = narrow.hi - 3
         narrow.ulim = 3
         narrow.off = (p.b - narrow.lo).astype(np.float32)
-    assert getattr(lif_module, run)(narrow, s_t) is None
+    assert getattr(lif_run_module, run)(narrow, s_t) is None
 
 
 def test_if_direct_fallback_in_the_network(monkeypatch):
