@@ -43,12 +43,14 @@ def transactions(cp, x, isolated=True):
     return stimuli, {"o": o, "c": c}, g
 
 
-def verify_circuit(cp, x, *, simulator="verilator", isolated=True, ready=None, golden=None, skip_quiet=True):
+def verify_circuit(cp, x, *, simulator="verilator", isolated=True, ready=None, golden=None, skip_quiet=True,
+                   verilog=None):
     """Co-simulate the circuit of ``cp`` on integer inputs ``x``; returns measured figures.
 
     ``golden`` may replace :func:`transactions` (tests use it to show that a
     wrong expectation makes the comparison fail). ``skip_quiet=False`` makes
-    the testbench step every cycle (see :func:`~spikeforge.sim.runner.cosim`).
+    the testbench step every cycle (see :func:`~spikeforge.sim.runner.cosim`). ``verilog``:
+    the circuit's Verilog if it was made already (:func:`~spikeforge.hdl.network.network_verilog`).
     """
     if not isinstance(cp, CircuitParams):
         raise ConfigError(f"expected a CircuitParams, not {cp!r}")
@@ -64,7 +66,7 @@ def verify_circuit(cp, x, *, simulator="verilator", isolated=True, ready=None, g
     budget = (2 * sum(lat) + n * (n_in + 8)) * (4 if ready else 1) + 10 * max(lat) + 1000
     res = cosim("network", cp, NetworkCircuit(cp), stimuli, expected, simulator=simulator,
                 idle={"i": idle} if idle else None, ready={"o": ready, "c": ready} if ready else None,
-                max_cycles=budget, drain=8, skip_quiet=skip_quiet)
+                max_cycles=budget, drain=8, skip_quiet=skip_quiet, verilog=verilog)
     accepted = res.accepted["i"]
     score_cycles = [c for c, _ in res.beats["o"]]
     firsts = accepted[::n_in]

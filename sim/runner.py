@@ -41,7 +41,7 @@ from ..models.io import cache_root
 from ..models.process import run_tool
 
 __all__ = ["cosim", "SimResult", "available_simulators", "verilator_bin", "VERILATOR_WAIVERS",
-           "cache_root", "lint_verilog"]
+           "cache_root", "lint_verilog", "build_busy"]
 
 TIMESCALE = ("1ns", "1ps")
 #: The testbench's clock period is 10 ns and reset lasts 2 cycles plus half a cycle.
@@ -205,14 +205,9 @@ class SimResult:
     skipped: int = 0                  # cycles the testbench passed over (quiet stretches)
 
 
-def _build(verilog, top, sim, waves=False):
-    """Build (or reuse) the simulation model; returns (runner, build_dir).
-
-    The cocotb runner keeps what it built in the object, so the same object
-    must run the test; rebuilding an up-to-date folder is a no-op for it.
-    """
-    _require_build_tools(sim)
-    version = _tool_version(sim)
+def _build_dir(verilog, top, sim, waves, version):
+    """(build folder, Verilator arguments, public top only) of a build: the folder's name
+    hashes everything the build depends on."""
     args = [f"-Wno-{w}" for w in VERILATOR_WAIVERS] + ["-Wno-fatal"] if sim == "verilator" else []
     public_top = sim == "verilator" and not waves
     # the build links cocotb's libraries by absolute path: another checkout or environment
@@ -223,6 +218,35 @@ def _build(verilog, top, sim, waves=False):
     # keyed by the Verilog without its header comment: designs that differ only there share a build
     recipe = f"{sim}\n{version}\n{where}\n{args}\n{public}\n{TIMESCALE}\nwaves={waves}\n{verilog_body(verilog)}"
     build_dir = cache_root() / "sim" / f"{top}-{sim}-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}"
+    return build_dir, args, public_top
+
+
+def build_busy(verilog, top, simulator="verilator", waves=False):
+    """Whether another process is building the simulation model of ``verilog`` now (holds the
+    lock of its build folder): a scheduler can run other work first and then reuse the build."""
+    build_dir, _args, _public = _build_dir(verilog, top, simulator, waves, _tool_version(simulator))
+    try:
+        f = open(build_dir.with_suffix(".lock"), "r")
+    except OSError:
+        return False
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
+
+
+def _build(verilog, top, sim, waves=False):
+    """Build (or reuse) the simulation model; returns (runner, build_dir).
+
+    The cocotb runner keeps what it built in the object, so the same object
+    must run the test; rebuilding an up-to-date folder is a no-op for it.
+    """
+    _require_build_tools(sim)
+    version = _tool_version(sim)
+    build_dir, args, public_top = _build_dir(verilog, top, sim, waves, version)
     stamp = build_dir / "built.ok"
     runner = _runner(sim, public_top)
     with _lock(build_dir.with_suffix(".lock")):
@@ -247,7 +271,7 @@ def _build(verilog, top, sim, waves=False):
 
 
 def cosim(core, params, component, stimuli, expected, *, simulator="verilator", idle=None,
-          ready=None, max_cycles=100_000, drain=8, waves=False, skip_quiet=True):
+          ready=None, max_cycles=100_000, drain=8, waves=False, skip_quiet=True, verilog=None):
     """Co-simulate ``component`` (built from ``params`` of ``core``) against golden expectations.
 
     ``stimuli``/``expected``: {port: [beats]} (a beat is a dict of payload
@@ -257,13 +281,15 @@ def cosim(core, params, component, stimuli, expected, *, simulator="verilator", 
     after reset (see :mod:`spikeforge.sim.activity`). ``skip_quiet=False``
     makes the testbench step every cycle instead of passing over quiet
     stretches (the same beats in the same cycles either way; see
-    :mod:`spikeforge.sim.bfm`).
+    :mod:`spikeforge.sim.bfm`). ``verilog``: the component's Verilog if it was
+    made already (``to_verilog(component, core, params)``).
     """
     if simulator not in available_simulators():
         raise ToolError(f"simulator {simulator!r} is not available here "
                         f"(found: {', '.join(available_simulators()) or 'none'})")
     top = top_name(core)
-    verilog = to_verilog(component, core, params)
+    if verilog is None:
+        verilog = to_verilog(component, core, params)
     runner, build_dir = _build(verilog, top, simulator, waves)
     run_dir = build_dir / "runs" / uuid.uuid4().hex[:12]
     run_dir.mkdir(parents=True)

@@ -8,7 +8,8 @@ from .flow import prepare
 from .harness import Harness
 from .targets import get_target
 
-__all__ = ["synth_core", "synth_network", "synth_component", "harness_verilog"]
+__all__ = ["synth_core", "synth_network", "synth_component", "harness_verilog", "component_plans",
+           "network_plans", "run_plans"]
 
 
 def harness_verilog(core, params, null=False):
@@ -21,6 +22,30 @@ def _harness(make, null=False):
     return convert_verilog(h, "harness", h.ports())
 
 
+def component_plans(make, name, params, target, *, dsp=False):
+    """The synthesis plans of the component ``make()`` builds (its Verilog from
+    :func:`to_verilog`, top ``spikeforge_<name>``) for ``target``: the component alone, or on
+    a target that needs the harness, the component in the harness and the harness alone
+    (only the harness's Verilog is elaborated then: the synthesized file holds the core)."""
+    top = top_name(name)
+    if not get_target(target).needs_harness:
+        return [prepare(to_verilog(make(), name, params), top, target, dsp=dsp, label=top)]
+    return [prepare(None, top, target, dsp=dsp, harness_verilog=_harness(make), label=f"{top} in harness"),
+            prepare(None, top, target, dsp=dsp, harness_verilog=_harness(make, null=True),
+                    label="harness alone")]
+
+
+def run_plans(plans, top, *, progress=lambda *a, **k: None, cache=True):
+    """Execute the plans of :func:`component_plans`; returns the component's SynthResult (with
+    the harness's figures as ``result.harness`` when it was placed in one)."""
+    r = plans[0].execute(progress, cache)
+    if len(plans) > 1:
+        h = plans[1].execute(progress, cache)
+        r.harness = {k: getattr(h, k) for k in ("luts", "ffs", "carry", "logic_cells", "fmax_mhz")}
+        r.top = top
+    return r
+
+
 def synth_component(make, name, params, target, *, dsp=False, progress=lambda *a, **k: None, cache=True):
     """Synthesize the component ``make()`` builds (its Verilog from :func:`to_verilog`, top
     ``spikeforge_<name>``) for ``target``; returns a SynthResult.
@@ -28,17 +53,8 @@ def synth_component(make, name, params, target, *, dsp=False, progress=lambda *a
     On a target that needs the harness, the harness alone is synthesized as
     well and its figures are attached as ``result.harness``.
     """
-    text = to_verilog(make(), name, params)
-    top = top_name(name)
-    if not get_target(target).needs_harness:
-        return prepare(text, top, target, dsp=dsp, label=top).execute(progress, cache)
-    r = prepare(text, top, target, dsp=dsp, harness_verilog=_harness(make),
-                label=f"{top} in harness").execute(progress, cache)
-    h = prepare(text, top, target, dsp=dsp, harness_verilog=_harness(make, null=True),
-                label="harness alone").execute(progress, cache)
-    r.harness = {k: getattr(h, k) for k in ("luts", "ffs", "carry", "logic_cells", "fmax_mhz")}
-    r.top = top
-    return r
+    return run_plans(component_plans(make, name, params, target, dsp=dsp), top_name(name),
+                     progress=progress, cache=cache)
 
 
 def synth_core(core, params, target, *, dsp=False, progress=lambda *a, **k: None, cache=True):
@@ -47,8 +63,12 @@ def synth_core(core, params, target, *, dsp=False, progress=lambda *a, **k: None
                            progress=progress, cache=cache)
 
 
+def network_plans(cp, target, *, dsp=False):
+    """The synthesis plans of the whole network circuit of ``cp`` (see :func:`component_plans`)."""
+    from ..hdl.network import NetworkCircuit
+    return component_plans(lambda: NetworkCircuit(cp), "network", cp, target, dsp=dsp)
+
+
 def synth_network(cp, target, *, dsp=False, progress=lambda *a, **k: None, cache=True):
     """Synthesize the whole network circuit of ``cp`` (a CircuitParams) for ``target``."""
-    from ..hdl.network import NetworkCircuit
-    return synth_component(lambda: NetworkCircuit(cp), "network", cp, target, dsp=dsp,
-                           progress=progress, cache=cache)
+    return run_plans(network_plans(cp, target, dsp=dsp), top_name("network"), progress=progress, cache=cache)

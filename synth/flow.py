@@ -26,6 +26,7 @@ last lines of its log.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -120,8 +121,28 @@ class Plan:
             (work / RESULT).write_text(json.dumps(r.to_dict(), sort_keys=True))
             return r
 
-        return cached_run(synth_cache(), f"{self.top}-{self.target}-{self.key()}", produce, _load_entry,
+        return cached_run(synth_cache(), self.entry_name(), produce, _load_entry,
                           what="synthesis result", cache=cache)
+
+    def entry_name(self):
+        """The name of the plan's cache entry (a folder in :func:`synth_cache`)."""
+        return f"{self.top}-{self.target}-{self.key()}"
+
+    def busy(self):
+        """Whether another process holds the lock of this plan's cache entry (is computing it
+        now): a scheduler can run other work first and then find the entry made."""
+        lock = synth_cache() / f"{self.entry_name()}.lock"
+        try:
+            f = open(lock, "r")
+        except OSError:
+            return False
+        with f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+        return False
 
     def _run(self, work, exes, tools, progress):
         for fname, text in self.files.items():
