@@ -238,3 +238,63 @@ def test_table_parsers_see_a_difference():
     assert "150.00" in leaves_shown({"acc": 1.5}) and "1,234" in leaves_shown([1234])
     assert numbers_of("21 LC / 15 FF") == ["21", "15"] and numbers_of("86.50–99.53 %") == ["86.50", "99.53"]
     assert numbers_of("hidden layer 1") == [] and numbers_of("—") == [] and numbers_of("1,366") == ["1,366"]
+
+
+# ------------------------------------------------------------ the report's job pool
+
+def _record(path, name, *, may_defer=False):
+    """A pool job: appends its name (and whether it could step aside) to a file."""
+    with open(path, "a") as f:
+        f.write(f"{name} {int(may_defer)}\n")
+    return name.upper()
+
+
+def _busy_once(path, name, *, may_defer=False):
+    """Answers BUSY the first time it may step aside, then runs."""
+    from spikeforge.report.pool import BUSY
+    seen = os.path.exists(path) and f"{name} busy" in open(path).read()
+    if may_defer and not seen:
+        with open(path, "a") as f:
+            f.write(f"{name} busy\n")
+        return BUSY
+    return _record(path, name, may_defer=may_defer)
+
+
+def _fails(path, name, *, may_defer=False):
+    raise ValueError(f"{name} failed")
+
+
+def test_pool_runs_longest_first_and_reports_each_job(tmp_path):
+    from spikeforge.report.pool import JobPool
+    log = tmp_path / "log"
+    seen = []
+    pool = JobPool(workers=1, progress=lambda *a, **k: seen.append((a, k)))
+    jobs = [pool.add(_record, (str(log), n), task="t" + n[0], name=n, cost=c)
+            for n, c in (("a-short", 1), ("b-long", 9), ("a-middle", 5))]
+    pool.run()
+    assert [l.split()[0] for l in log.read_text().splitlines()] == ["b-long", "a-middle", "a-short"]
+    assert [j.result for j in jobs] == ["A-SHORT", "B-LONG", "A-MIDDLE"]
+    assert (("a-short", 2, 2), {"task": "ta"}) in seen and (("b-long", 1, 1), {"task": "tb"}) in seen
+    pool.run()                                     # nothing left to run
+    assert len(log.read_text().splitlines()) == 3
+
+
+def test_pool_puts_a_busy_job_back_and_runs_it_last(tmp_path):
+    from spikeforge.report.pool import JobPool
+    log = tmp_path / "log"
+    pool = JobPool(workers=1)
+    first = pool.add(_busy_once, (str(log), "twin"), task="t", name="twin", cost=9)
+    others = [pool.add(_record, (str(log), n), task="t", name=n, cost=c) for n, c in (("x", 5), ("y", 1))]
+    pool.run()
+    assert log.read_text().splitlines() == ["twin busy", "x 1", "y 1", "twin 0"]
+    assert first.result == "TWIN" and first.deferred == 1 and [o.result for o in others] == ["X", "Y"]
+
+
+def test_pool_stops_at_a_failing_job(tmp_path):
+    from spikeforge.report.pool import JobPool
+    pool = JobPool(workers=1)
+    pool.add(_fails, (str(tmp_path), "bad"), task="t", name="bad", cost=9)
+    later = pool.add(_record, (str(tmp_path / "log"), "later"), task="t", name="later", cost=1)
+    with pytest.raises(ValueError, match="bad failed"):
+        pool.run()
+    assert not later.done and not (tmp_path / "log").exists()

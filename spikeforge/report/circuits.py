@@ -7,20 +7,22 @@ golden model (scores, counters and cycles), synthesized for iCE40UP5K and
 ECP5-85F (whole circuit in the measurement harness, weights in block RAM),
 and its golden run on the whole test split (accuracy, agreement with the
 integer ANN, cycles, spikes, the energy proxy of the circuit that was built).
+The co-simulations and synthesis runs are jobs of a
+:class:`~spikeforge.report.pool.JobPool` (:func:`plan_circuits`), which the
+report shares with its other hardware sections.
 """
 
 from __future__ import annotations
-
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
 from ..models.errors import SpikeforgeError
 from ..models.registry import CORES, get_core
 from ..synth.targets import get_target
+from .pool import BUSY, JobPool
 from .records import CircuitRow, CircuitSection, wilson_interval
 
-__all__ = ["circuit_section", "parallelisms", "CIRCUIT_TARGETS"]
+__all__ = ["circuit_section", "plan_circuits", "parallelisms", "CIRCUIT_TARGETS"]
 
 CIRCUIT_TARGETS = ("ice40-up5k", "ecp5-85f")
 ENERGY_MODEL = ("weights in block RAM: every weight word read (P weights, one per lane) and every re-read "
@@ -49,16 +51,83 @@ def _use_dsp(cp, target):
     return target == "ice40-up5k" and sum(cp.parallelism) <= cap
 
 
-def _synth_job(job):
-    cp, target, dsp = job
-    from ..synth.core import synth_network
+def _synth_job(cp, target, dsp, *, may_defer=False):
+    from ..synth.core import network_plans, run_plans
     try:
-        return synth_network(cp, target, dsp=dsp).to_dict()
+        plans = network_plans(cp, target, dsp=dsp)
+        if may_defer and any(p.busy() for p in plans):
+            return BUSY
+        return run_plans(plans, "spikeforge_network").to_dict()
     except SpikeforgeError as e:
         return {"error": str(e).splitlines()[0][:300]}
 
 
-def circuit_section(dataset="digits", *, quick=False, samples=50, progress=lambda *a, **k: None):
+def _cosim_job(cp, x, *, may_defer=False):
+    from ..hdl.network import network_verilog
+    from ..sim.circuit import verify_circuit
+    from ..sim.runner import build_busy
+    verilog = network_verilog(cp)
+    if may_defer and build_busy(verilog, "spikeforge_network"):
+        return BUSY
+    return verify_circuit(cp, x, verilog=verilog)
+
+
+def _synth_cost(cp, target):
+    """Estimated CPU-seconds of a circuit's synthesis (their order is what matters): the
+    longest runs of a report, longer with more lanes, on the ECP5 (placed and routed even
+    when it would not fit the UP5K) the longest."""
+    return 60 + sum(cp.parallelism) + (20 if target == "ecp5-85f" else 0)
+
+
+def plan_circuits(pool, dataset="digits", *, quick=False, samples=50, nets=None):
+    """Add the section's jobs to ``pool``; returns the function that builds the section's
+    record once the pool has run (see :func:`circuit_section`).
+
+    ``nets``: the data set's networks converted already (coding → Network, the defaults of
+    :func:`~spikeforge.api.convert_model`), e.g. the golden section's.
+    """
+    from ..api import convert_model
+    from ..models.circuit import CircuitParams, circuit_golden
+    from ..models.convert import quantize_inputs
+    from ..models.datasets import load_dataset
+    from ..models.simulate import run_network
+
+    codings = [c.name for c in CORES.values() if c.engine is not None]
+    if nets is None or not set(codings) <= set(nets):
+        nets = convert_model(dataset, codings=codings)
+    nets = {c: nets[c] for c in codings}
+    ds = load_dataset(dataset)
+    x = quantize_inputs(ds.x_test, 8)
+    n_sim = min(len(x), 10 if quick else samples)
+    circuits = [(c, name, CircuitParams(net, P)) for c, net in nets.items()
+                for name, P in parallelisms(net, quick)]
+    sims, synth = [], []
+    for c, _name, cp in circuits:
+        # the cycles of the co-simulated samples (cheap: the golden model) set the job's cost
+        cycles = int(circuit_golden(cp, x[:n_sim]).counters["cycles"].sum())
+        sims.append(pool.add(_cosim_job, (cp, x[:n_sim]), task=f"co-simulating the {dataset} circuits",
+                             name=f"the {dataset} {c} circuit at P={cp.parallelism} on {n_sim} test samples",
+                             cost=10 + cycles / 1e5))
+        for t in CIRCUIT_TARGETS:
+            synth.append(pool.add(_synth_job, (cp, t, _use_dsp(cp, t)), task=f"synthesizing the {dataset} circuits",
+                                  name=f"{c} P={','.join(map(str, cp.parallelism))} on {t}",
+                                  cost=_synth_cost(cp, t)))
+
+    def finish():
+        ref = next(n for c, n in nets.items() if get_core(c).is_reference) if any(
+            get_core(c).is_reference for c in nets) else None
+        ref_pred = run_network(ref if ref is not None else next(iter(nets.values())).reference(), x).predictions
+        rows = []
+        for k, (c, name, cp) in enumerate(circuits):
+            g = circuit_golden(cp, x)
+            ice, ecp = synth[2 * k].result, synth[2 * k + 1].result
+            rows.append(_row(c, name, cp, g, sims[k].result, ice, ecp, ds.y_test, ref_pred))
+        return CircuitSection(dataset=dataset, test_samples=len(x), cosim_samples=n_sim, rows=rows,
+                              energy_model=ENERGY_MODEL, targets=list(CIRCUIT_TARGETS))
+    return finish
+
+
+def circuit_section(dataset="digits", *, quick=False, samples=50, progress=lambda *a, **k: None, nets=None):
     """The section's record: one row per (coding, P).
 
     Parameters
@@ -70,42 +139,13 @@ def circuit_section(dataset="digits", *, quick=False, samples=50, progress=lambd
     samples : int
         Test samples co-simulated per circuit (their cycles measured; the golden
         figures use the whole test split).
+    nets : dict, optional
+        The data set's networks converted already (see :func:`plan_circuits`).
     """
-    from ..api import convert_model
-    from ..models.circuit import CircuitParams, circuit_golden
-    from ..models.convert import quantize_inputs
-    from ..models.datasets import load_dataset
-    from ..models.simulate import run_network
-    from ..sim.circuit import verify_circuit
-
-    codings = [c.name for c in CORES.values() if c.engine is not None]
-    nets = convert_model(dataset, codings=codings)
-    ds = load_dataset(dataset)
-    x = quantize_inputs(ds.x_test, 8)
-    n_sim = min(len(x), 10 if quick else samples)
-    ref = next(n for c, n in nets.items() if get_core(c).is_reference) if any(
-        get_core(c).is_reference for c in nets) else None
-    ref_pred = run_network(ref if ref is not None else next(iter(nets.values())).reference(), x).predictions
-    circuits = [(c, name, CircuitParams(net, P)) for c, net in nets.items()
-                for name, P in parallelisms(net, quick)]
-    jobs = [(cp, t, _use_dsp(cp, t)) for _c, _n, cp in circuits for t in CIRCUIT_TARGETS]
-    names = [f"{c} P={','.join(map(str, cp.parallelism))} on {t}" for c, _n, cp in circuits
-             for t in CIRCUIT_TARGETS]
-    synth = []
-    with ProcessPoolExecutor(max_workers=2) as ex:
-        for k, res in enumerate(ex.map(_synth_job, jobs), 1):
-            progress(names[k - 1], k, len(jobs), task=f"synthesizing the {dataset} circuits")
-            synth.append(res)
-    rows = []
-    for k, (c, name, cp) in enumerate(circuits):
-        progress(f"co-simulating the {dataset} {c} circuit at P={cp.parallelism} on {n_sim} test samples",
-                 k + 1, len(circuits), task=f"co-simulating the {dataset} circuits")
-        sim = verify_circuit(cp, x[:n_sim])
-        g = circuit_golden(cp, x)
-        ice, ecp = synth[2 * k], synth[2 * k + 1]
-        rows.append(_row(c, name, cp, g, sim, ice, ecp, ds.y_test, ref_pred))
-    return CircuitSection(dataset=dataset, test_samples=len(x), cosim_samples=n_sim, rows=rows,
-                          energy_model=ENERGY_MODEL, targets=list(CIRCUIT_TARGETS))
+    pool = JobPool(progress=progress)
+    finish = plan_circuits(pool, dataset, quick=quick, samples=samples, nets=nets)
+    pool.run()
+    return finish()
 
 
 def _row(coding, name, cp, g, sim, ice, ecp, y, ref_pred):

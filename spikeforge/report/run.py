@@ -152,16 +152,24 @@ def run_report(out_dir, dataset="digits", *, quick=False, hardware=True, network
                                             progress=progress))
     if hardware:
         from ..synth.flow import tool_versions
-        from .hardware import cores_section, k_sweep, network_section
+        from .circuits import plan_circuits
+        from .hardware import plan_cores, plan_k_sweep, plan_network
+        from .pool import JobPool
         progress("checking the tools (the first call of each YoWASP tool compiles it, ~30 s each)")
         data.environment.tools = tool_versions(["yosys", "nextpnr-ice40", "nextpnr-ecp5"])
-        data.cores = cores_section(quick=quick, progress=progress)
-        data.k_sweep = k_sweep(quick=quick, progress=progress)
-        data.network = network_section(network_dataset, progress=progress)
-        from .circuits import circuit_section
+        # every co-simulation and synthesis run of the hardware sections in one pool, longest first
+        pool = JobPool(progress=progress)
+        cores = plan_cores(pool, quick=quick)
+        k_points = plan_k_sweep(pool, quick=quick)
+        network = plan_network(pool, network_dataset)
         # quick: the small net (Iris) at P = 1; else the golden section's data set at three P
-        data.circuits = circuit_section(network_dataset if own or quick else dataset, quick=quick,
-                                        progress=progress)
+        circuit_dataset = network_dataset if own or quick else dataset
+        circuits = plan_circuits(pool, circuit_dataset, quick=quick,
+                                 nets=data.golden.networks if circuit_dataset == dataset and not own else None)
+        progress(f"{len(pool.jobs)} co-simulations and synthesis runs on {pool.workers} worker processes, "
+                 "longest first")
+        pool.run()
+        data.cores, data.k_sweep, data.network, data.circuits = cores(), k_points(), network(), circuits()
     data.wall_time_s = round(time.perf_counter() - t0, 2)
     progress(f"writing the report to {out_dir}")
     return write_report(data, out_dir, force), data
