@@ -17,6 +17,7 @@ The update, widths and counts: docs/cores/lif.md and docs/cores/if.md.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -158,8 +159,7 @@ class _LIFPlan:
     without the reference (U = s − lo in [ufloor, ulim]: in the domain and within
     ``v_bits``), W.T and b − lo as float32, whether float32 holds every partial sum of
     W·s + b − lo exactly, the narrowest state type no U_(t−1) lookup plus current can
-    overflow, and per state type the state table and whether one maximum of the unsigned
-    view checks [0, ulim].
+    overflow, and per state type whether one maximum of the unsigned view checks [0, ulim].
 
     With shifts ι ≤ 8, lo is rounded down to a multiple of 2^max ι (the domain grows by
     less than 2^8), so that (U + lo) >> ι = (U >> ι) + (lo >> ι) for every U ≥ 0: the
@@ -192,24 +192,29 @@ class _LIFPlan:
         self.spiking, self.th = p.spiking, (p.threshold if p.spiking else None)
         self.spike_at = p.threshold - lo
         self.shifts, self.n_out = p.leak_shifts, p.n_out
+        self.key = (self.shifts, self.th, lo, hi)       # of the state tables (_lif_table)
         self.arith = self.dtype is np.int16 and smax <= 8
         self.leak_lo = sum(lo >> i for i in p.leak_shifts)      # Σ (lo >> ι)
         # int16 states (U ≤ umax < 2^15) reset where U − spike_at ≥ 0; none reaches 2^15
         self.reset_at = self.spike_at if p.spiking and self.spike_at < 1 << 15 else None
         self.updates = p.time_steps * p.n_out * (len(p.leak_shifts) + 1)   # per inference
         self._unsigned = {}
+        self.small_unsigned = self.unsigned(np.intp)
 
-    def table(self, dtype):
-        """``(table, unsigned)`` for states of ``dtype``: f over the domain (shared through
-        :func:`_lif_table`'s cache, never kept on the parameters), and the unsigned type of
-        that width if every state U outside [0, ulim] shows in its view as a value above ulim
-        (one maximum then checks the range), else None."""
+    def unsigned(self, dtype):
+        """The unsigned type of ``dtype``'s width if every state U outside [0, ulim] shows
+        in its view as a value above ulim (one maximum then checks the range), else None."""
         unsigned = self._unsigned.get(dtype, False)
         if unsigned is False:
             bits = 8 * np.dtype(dtype).itemsize
             one_pass = self.ufloor == 0 and (1 << bits) - self.umax > self.ulim
             unsigned = self._unsigned[dtype] = np.dtype(f"u{bits // 8}") if one_pass else None
-        return _lif_table(self.shifts, self.th, self.lo, self.hi, dtype), unsigned
+        return unsigned
+
+    def table(self, dtype):
+        """``(table, unsigned)`` for states of ``dtype``: f over the domain (shared through
+        :func:`_lif_table`'s cache, never kept on the parameters) and :meth:`unsigned`."""
+        return _lif_table(*self.key, dtype), self.unsigned(dtype)
 
 
 def _plan(p):
@@ -316,31 +321,71 @@ def _table_run(plan, s_t):
 
 
 def _small_run(plan, s_t):
-    """:func:`_table_run` in one block of intp states (no index conversion per lookup)
-    with the fewest calls: the run of a few inferences (batch 1, the co-simulation's)."""
+    """:func:`_table_run` in one block of intp states with the fewest calls: the run of a
+    few inferences (batch 1, the co-simulation's). The states of a step are one flat row
+    of N·n_out in a scratch array of this thread (:func:`_scratch`), so the rows need no
+    new views per call; a step is one lookup and one addition on 1-d rows (the cheapest
+    calls). A state above the table raises in the lookup, one below shows in the range
+    check; the final states are looked up in :func:`_state_values`."""
     T, n, n_in = s_t.shape
     n_out = plan.n_out
-    table, unsigned = plan.table(np.intp)
-    M = np.matmul(s_t.reshape(T * n, n_in), plan.Wt, dtype=np.float32)
-    U = np.add(M, plan.off, out=np.empty((T, n, n_out), dtype=np.intp).reshape(T * n, n_out),
-               casting="unsafe").reshape(T, n, n_out)
-    add, rows = np.add, list(U)
+    U, pairs = _scratch(T, n * n_out)
+    np.add(np.matmul(s_t.reshape(T * n, n_in), plan.Wt), plan.off, out=U.reshape(T * n, n_out),
+           casting="unsafe")
+    table, add = _lif_table(*plan.key, np.intp), np.add
     try:
-        for prev, row in zip(rows, rows[1:]):
-            add(row, table[prev], row)          # a state below the domain is caught below
-    except IndexError:                          # a state above it
+        for prev, row in pairs:
+            add(row, table[prev], row)
+    except IndexError:                          # a state above the domain
         return None
+    unsigned = plan.small_unsigned
     if unsigned is not None:
         if int(np.maximum.reduce(U.view(unsigned), axis=None)) > plan.ulim:
             return None
     elif (int(np.minimum.reduce(U, axis=None)) < plan.ufloor
           or int(np.maximum.reduce(U, axis=None)) > plan.ulim):
         return None
-    v = np.add(rows[-1], plan.lo, dtype=np.int64)
+    last = U[T - 1]
+    v = (_state_values(plan.lo, plan.hi)[last] if plan.hi - plan.lo < VALUES_MAX
+         else (last + plan.lo).astype(np.int64)).reshape(n, n_out)
     if not plan.spiking:
         return (lambda: np.zeros((T, n, n_out), dtype=bool)), v, 0
-    spikes = np.greater_equal(U, plan.spike_at)
+    spikes = np.greater_equal(U, plan.spike_at).reshape(T, n, n_out)
     return spikes, v, int(np.count_nonzero(spikes))
+
+
+_SCRATCH = threading.local()
+#: Largest scratch (states, all steps) :func:`_scratch` keeps for the next run.
+SCRATCH_STATES = 1 << 16
+
+
+def _scratch(T, m):
+    """A (T, m) intp array of this thread and the pairs (row t−1, row t) of its rows,
+    t = 1..T−1, made once per shape (up to :data:`SCRATCH_STATES` states): the states of
+    :func:`_small_run`, which returns nothing that views them."""
+    bufs = _SCRATCH.__dict__
+    hit = bufs.get((T, m))
+    if hit is None:
+        U = np.empty((T, m), dtype=np.intp)
+        rows = list(U)
+        hit = U, tuple(zip(rows, rows[1:]))
+        if T * m <= SCRATCH_STATES:
+            if len(bufs) >= 16:
+                bufs.clear()
+            bufs[(T, m)] = hit
+    return hit
+
+
+#: Largest domain whose state values :func:`_small_run` looks up (a table of int64 each).
+VALUES_MAX = 1 << 16
+
+
+@lru_cache(maxsize=64)
+def _state_values(lo, hi):
+    """s = lo + U for U = 0..hi − lo, int64 (read-only): the final states by one lookup."""
+    s = np.arange(lo, hi + 1, dtype=np.int64)
+    s.setflags(write=False)
+    return s
 
 
 def _leak_step(plan, u, f, g):

@@ -53,7 +53,7 @@ from .base import Counts, check_int, check_int_array, check_width, exact_matmul,
 from .errors import ConfigError, WidthError
 from .fs import FSParams, fs_golden, fs_run
 from .lif import lif_run, van_rossum_classify
-from .lfsr import LFSRParams, rate_spikes
+from .lfsr import LFSRParams, lfsr_draws, rate_spikes
 from .registry import get_core
 from .network import MaxPool, Network, layer_params
 from .rate_if import if_run
@@ -116,7 +116,9 @@ def _check_input(net, x):
     x = check_int_array("x", x)
     if x.ndim != 2 or x.shape[1] != net.n_inputs:
         raise ConfigError(f"input must have shape (batch, {net.n_inputs}), not {x.shape}")
-    check_width("input_bits", x, net.input_bits, signed=False)
+    # one pass: as unsigned, a negative value is above every width; check_width names the culprit
+    if x.size and int(np.maximum.reduce(x.view(np.uint64), axis=None)) >> net.input_bits:
+        check_width("input_bits", x, net.input_bits, signed=False)
     return x
 
 
@@ -326,17 +328,34 @@ def run_ttfs(net, x, trace):
 
 
 _LFSRS = {}
+#: Inputs up to which the rate encoder's spikes are one comparison with its cached draws.
+FEW_INPUTS = 16
 
 
 def _lfsr(options):
-    """The LFSR of the rate encoder of ``options["lfsr"]``, built once per such dict."""
+    """The LFSR of the rate encoder of ``options["lfsr"]`` and a dict for its draws, built
+    once per such dict."""
     d = options["lfsr"]
     hit = _LFSRS.get(id(d))
     if hit is None or hit[0] != d:
         if len(_LFSRS) > 64:
             _LFSRS.clear()
-        hit = _LFSRS[id(d)] = (copy.deepcopy(d), LFSRParams.from_dict(d))
-    return hit[1]
+        hit = _LFSRS[id(d)] = (copy.deepcopy(d), LFSRParams.from_dict(d), {})
+    return hit[1], hit[2]
+
+
+def _rate_input(options, x, bits, T):
+    """The rate-coded input spikes (T, batch, n_in) bool of checked inputs ``x``:
+    :func:`~spikeforge.models.lfsr.rate_spikes`; a few inputs (batch 1) by one comparison
+    x_j > r_(t,j) with the encoder's draws (T, 1, n_in), kept per (T, n_in, bits)."""
+    p, draws = _lfsr(options)
+    if x.shape[0] > FEW_INPUTS or bits > p.width:      # (rate_spikes refuses the latter)
+        return rate_spikes(p, x, bits, T)
+    key = (T, x.shape[1], bits)
+    r = draws.get(key)
+    if r is None:
+        r = draws[key] = lfsr_draws(p, T * x.shape[1], bits).reshape(T, 1, x.shape[1])
+    return np.greater(x, r)
 
 
 def _batch_major(spikes):
@@ -349,7 +368,7 @@ def run_lif(net, x, trace):
     the cores' batch-major spike trains."""
     o = net.options
     T = o["time_steps"]
-    s = rate_spikes(_lfsr(o), x, net.input_bits, T)                 # (T, batch, n_in)
+    s = _rate_input(o, x, net.input_bits, T)                        # (T, batch, n_in)
     n_spikes = int(np.count_nonzero(s))
     stats = [LayerStats("input", x.shape[1], Counts(inferences=x.shape[0], spikes=n_spikes), {})]
     acts = []
@@ -381,7 +400,7 @@ def _spike_sums(spikes, dtype):
 
 def _count_scores(counts, v):
     """Spike count first, final membrane as tie-break, folded into one integer score."""
-    rank = np.argsort(np.argsort(v, axis=-1, kind="stable"), axis=-1)   # 0..C−1 by membrane
+    rank = v.argsort(axis=-1, kind="stable").argsort(axis=-1)           # 0..C−1 by membrane
     return np.multiply(counts, v.shape[-1], dtype=np.int64) + rank
 
 

@@ -200,11 +200,14 @@ def rand_lif_corner(rng):
 def force_lif_modes(rng, monkeypatch):
     """Make the batch engine of lif_run take modes a small test would not reach: blocks of
     a few steps, two steps per product row from batch 0 or never, narrow or intp states,
-    the leak of int16 states by table or by shifts."""
+    the leak of int16 states by table or by shifts, the final states of a small run by
+    lookup or by addition, its scratch kept or not."""
     monkeypatch.setattr(lif_run_module, "BLOCK_ELEMS", int(rng.integers(1, 600)))
     monkeypatch.setattr(lif_run_module, "PAIR_MIN_BATCH", [0, 1 << 30][int(rng.integers(0, 2))])
     monkeypatch.setattr(lif_run_module, "SMALL_STATES", [0, 1 << 30][int(rng.integers(0, 2))])
     monkeypatch.setattr(lif_run_module, "ARITH_STATES", [0, 1 << 30][int(rng.integers(0, 2))])
+    monkeypatch.setattr(lif_run_module, "VALUES_MAX", [0, 1 << 30][int(rng.integers(0, 2))])
+    monkeypatch.setattr(lif_run_module, "SCRATCH_STATES", [0, 1 << 30][int(rng.integers(0, 2))])
 
 
 @pytest.mark.parametrize("seed", range(100))
@@ -469,6 +472,21 @@ def test_network_engine_equals_reference(coding, seed):
         assert_same(run_network(net, x[i:i + 1]).scores, scores[i:i + 1], f"scores[{i}]")
 
 
+@pytest.mark.parametrize("coding", codings())
+def test_network_input_width_error_names_the_value(coding):
+    """An input below 0 or beyond input_bits raises check_width's error (the value named),
+    whichever side and however many inputs; the largest value in range runs."""
+    net, x = random_network(np.random.default_rng(5), coding)
+    top = (1 << net.input_bits) - 1
+    run_network(net, np.full_like(x, top))
+    for bad in (-1, top + 1, -(1 << 40), 1 << 40):
+        for rows in (1, 3, 40):
+            y = np.resize(x, (rows, x.shape[1]))
+            y[-1, -1] = bad
+            expect = raised(check_width, "input_bits", y, net.input_bits, False)
+            assert expect is not None and raised(run_network, net, y) == expect
+
+
 @pytest.mark.parametrize("coding", ["lif", "if"])
 @pytest.mark.parametrize("seed", range(6))
 def test_network_rate_fallback_equals_reference(coding, seed, monkeypatch):
@@ -504,6 +522,33 @@ def test_network_lif_engine_modes_equal_reference(seed, monkeypatch):
         assert_same(run_network(net, x[i:i + 1]).scores, scores[i:i + 1], f"scores[{i}]")
 
 
+def test_lif_network_runs_in_threads_equal_one_by_one():
+    """Batch-1 lif runs (their states in a scratch array per thread) from several threads
+    at once give the results of the runs one by one."""
+    from concurrent.futures import ThreadPoolExecutor
+    net, x = random_network(np.random.default_rng(31), "lif")
+    x = np.resize(x, (48, x.shape[1]))
+    one = [run_network(net, x[i:i + 1]).scores for i in range(len(x))]
+    with ThreadPoolExecutor(4) as pool:
+        many = list(pool.map(lambda i: run_network(net, x[i:i + 1]).scores, range(len(x))))
+    assert_same(many, one)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_rate_input_of_few_inputs_equals_rate_spikes(seed):
+    """The network's rate encoder on a few inputs (one comparison with the cached draws)
+    equals rate_spikes, whatever T, width and batch."""
+    from spikeforge.models.simulate import FEW_INPUTS, _rate_input
+    rng = np.random.default_rng(seed)
+    lfsr = {"type": "lfsr", "width": 16, "taps": [16, 15, 13, 4], "seed": int(rng.integers(1, 1 << 16)),
+            "leap": int(rng.integers(1, 20))}
+    T, bits, n_in = int(rng.integers(1, 40)), int(rng.integers(1, 17)), int(rng.integers(1, 20))
+    for rows in (0, 1, FEW_INPUTS, FEW_INPUTS + 1):
+        x = rng.integers(0, 1 << bits, (rows, n_in))
+        assert_same(_rate_input({"lfsr": lfsr}, x, bits, T),
+                    rate_spikes(LFSRParams.from_dict(lfsr), x, bits, T))
+
+
 def test_stepped_states_detects_a_state_outside_the_table():
     rng = np.random.default_rng(11)
     p = LIFParams(weights=rand_matrix(rng, 4, 6, 6), bias=(30, 30, 30, 30), threshold=1000, time_steps=12)
@@ -536,6 +581,8 @@ def test_lif_engine_detects_a_state_outside_the_table(run, side, monkeypatch):
         narrow.lo = narrow.hi - 3
         narrow.ulim = 3
         narrow.off = (p.b - narrow.lo).astype(np.float32)
+    narrow.key = (plan.shifts, plan.th, narrow.lo, narrow.hi)
+    narrow.small_unsigned = narrow.unsigned(np.intp)
     assert getattr(lif_run_module, run)(narrow, s_t) is None
 
 
