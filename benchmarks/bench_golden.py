@@ -1,6 +1,6 @@
 """Golden-model throughput per coding on the digits reference net (64-32-10), idle and beside a busy neighbour.
 
-    python benchmarks/bench_golden.py [--repeat 10] [--json out.json] [--neighbours 1] [--no-busy]
+    python benchmarks/bench_golden.py [--repeat 10] [--json out.json] [--neighbours 1] [--no-busy] [--cpu]
 
 What is timed is exactly the golden run that reports, sweeps and co-simulation
 use: ``run_network`` (input checks, all layers, counts) on batch 1 (each of
@@ -18,6 +18,13 @@ last column repeats batch 1,000 beside the neighbour with BLAS's own thread
 count (``SPIKEFORGE_THREADS=0``), the setting before the golden run limited
 it. The targets of the busy case are checked at the end; the figures are
 also written as JSON with ``--json``. Takes about a minute.
+
+Other load: on Linux the script also prints how many cores the machine's *other*
+processes kept busy during each phase (all CPU time from /proc/stat less its
+own and its neighbours'). Where that is well above 0, the wall-clock figures
+measure the crowding as much as the code: compare the ratios to the ANN (measured
+side by side) and the busy figures by CPU time (``--cpu`` prints them as a second
+table), which leave out the time spent waiting for a core.
 """
 
 from __future__ import annotations
@@ -82,6 +89,10 @@ class Neighbours:
     def __init__(self, n):
         self.n, self.procs = n, []
 
+    def cpu_seconds(self):
+        """CPU seconds the neighbours have used so far (Linux; 0 elsewhere)."""
+        return sum(_proc_cpu(p.pid) for p in self.procs)
+
     def __enter__(self):
         for _ in range(self.n):
             self.procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"],
@@ -105,6 +116,54 @@ def load():
     return [round(v, 2) for v in os.getloadavg()]
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_cpu(pid):
+    """User + system CPU seconds of process ``pid`` (Linux /proc; 0 if unreadable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _machine_busy():
+    """CPU seconds all processes have used since boot (Linux /proc/stat; None elsewhere)."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return (sum(v[:8]) - v[3] - v[4]) / _TICK          # all but idle and iowait
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class OtherLoad:
+    """Cores the machine's other processes kept busy while the block ran: all CPU time
+    less this process's (all threads) and its neighbours'. ``cores`` is None where
+    /proc/stat is unavailable."""
+
+    def __init__(self, neighbours=None):
+        self.neighbours, self.cores = neighbours, None
+
+    def __enter__(self):
+        self.t, self.busy, self.own = time.perf_counter(), _machine_busy(), self._own()
+        return self
+
+    def _own(self):
+        t = os.times()
+        return t.user + t.system + (self.neighbours.cpu_seconds() if self.neighbours else 0.0)
+
+    def __exit__(self, *exc):
+        busy = _machine_busy()
+        if busy is not None and self.busy is not None:
+            wall = time.perf_counter() - self.t
+            other = (busy - self.busy) - (self._own() - self.own)
+            self.cores = round(max(0.0, other) / max(wall, 1e-9), 2)
+        return False
+
+
 def blas_info():
     try:
         from threadpoolctl import threadpool_info
@@ -126,8 +185,9 @@ def fmt(v):
     return "-" if v is None else f"{v:,.0f}"
 
 
-def print_table(rows):
-    """Inferences per second and ratio to the ANN, idle and busy, batch 1 and 1,000."""
+def print_table(rows, suffix=""):
+    """Inferences per second and ratio to the ANN, idle and busy, batch 1 and 1,000
+    (``suffix`` "_cpu": the figures by CPU time)."""
     print(f"{'':6s}   {'batch 1 (inf/s)':^33s}   {'batch 1000 (inf/s)':^37s}   {'busy, BLAS':>11s}")
     head = (f"{'coding':6s}   {'idle':>8s} {'vs ann':>6s} {'busy':>8s} {'vs ann':>6s}   "
             f"{'idle':>10s} {'vs ann':>6s} {'busy':>10s} {'vs ann':>6s}   {'own threads':>11s}")
@@ -138,9 +198,10 @@ def print_table(rows):
         for batch, w in (("batch1", 8), ("batch1000", 10)):
             line += "  "
             for cond in ("idle", "busy"):
-                v, a = rows[c].get(cond, {}).get(batch), rows["ann"].get(cond, {}).get(batch)
+                v = rows[c].get(cond, {}).get(batch + suffix)
+                a = rows["ann"].get(cond, {}).get(batch + suffix)
                 line += f" {fmt(v):>{w}s} {('-' if v is None else f'{v / a:.2f}'):>6s}"
-        line += f"   {fmt(rows[c].get('busy_blas_own', {}).get('batch1000')):>11s}"
+        line += f"   {fmt(rows[c].get('busy_blas_own', {}).get('batch1000' + suffix)):>11s}"
         print(line)
 
 
@@ -162,6 +223,7 @@ def main():
     ap.add_argument("--json", default=None, help="also write the results as JSON to this file")
     ap.add_argument("--neighbours", type=int, default=1, help="CPU-bound processes of the busy case")
     ap.add_argument("--no-busy", action="store_true", help="idle figures only")
+    ap.add_argument("--cpu", action="store_true", help="also print the figures by CPU time")
     args = ap.parse_args()
 
     t_start = time.perf_counter()
@@ -171,14 +233,18 @@ def main():
     singles = [x[i:i + 1] for i in range(200)]
     result = {"machine": machine(), "load": {"start": load()}, "repeat": args.repeat,
               "neighbours": 0 if args.no_busy else args.neighbours, "rows": {c: {} for c in CODINGS}}
-    for c, row in measure(nets, singles, big, args.repeat).items():
-        result["rows"][c]["idle"] = row
+    with OtherLoad() as other:
+        for c, row in measure(nets, singles, big, args.repeat).items():
+            result["rows"][c]["idle"] = row
+    result["other_cores"] = {"idle": other.cores}
     result["load"]["after_idle"] = load()
     if not args.no_busy:
-        with Neighbours(args.neighbours):
+        with Neighbours(args.neighbours) as nb:
             result["load"]["busy_start"] = load()
-            for c, row in measure(nets, singles, big, args.repeat).items():
-                result["rows"][c]["busy"] = row
+            with OtherLoad(nb) as other:
+                for c, row in measure(nets, singles, big, args.repeat).items():
+                    result["rows"][c]["busy"] = row
+            result["other_cores"]["busy"] = other.cores
             saved = os.environ.get(THREADS_ENV)
             os.environ[THREADS_ENV] = "0"
             try:
@@ -201,8 +267,16 @@ def main():
     print(f"load average (1, 5, 15 min): start {ld['start']}, after idle {ld['after_idle']}"
           + ("" if args.no_busy else f", busy {ld['busy_start']} → {ld['busy_end']} "
              f"({args.neighbours} spinning neighbour{'s' if args.neighbours != 1 else ''})"))
+    oc = result["other_cores"]
+    if oc.get("idle") is not None:
+        print(f"other processes kept {oc['idle']:.2f} cores busy during the idle figures"
+              + ("" if oc.get("busy") is None else f", {oc['busy']:.2f} during the busy ones")
+              + f" (of {m['usable_cpus']})")
     print(f"best of {args.repeat} passes; vs ann: ratio to the integer ANN under the same load\n")
     print_table(result["rows"])
+    if args.cpu:
+        print("\nby CPU time (time spent waiting for a core left out):\n")
+        print_table(result["rows"], "_cpu")
     targets = check_targets(result["rows"])
     if targets:
         print("\nbusy-neighbour targets: " + "; ".join(
