@@ -22,27 +22,32 @@ def _harness(make, null=False):
     return convert_verilog(h, "harness", h.ports())
 
 
-def component_plans(make, name, params, target, *, dsp=False):
+def component_plans(make, name, params, target, *, dsp=False, harness_alone=True):
     """The synthesis plans of the component ``make()`` builds (its Verilog from
     :func:`to_verilog`, top ``spikeforge_<name>``) for ``target``: the component alone, or on
-    a target that needs the harness, the component in the harness and the harness alone
-    (only the harness's Verilog is elaborated then: the synthesized file holds the core)."""
+    a target that needs the harness, the component in the harness and (unless
+    ``harness_alone`` is false: a caller that does not report the harness's own cost) the
+    harness alone. Only the harness's Verilog is elaborated then: the synthesized file holds
+    the core."""
     top = top_name(name)
     if not get_target(target).needs_harness:
         return [prepare(to_verilog(make(), name, params), top, target, dsp=dsp, label=top)]
-    return [prepare(None, top, target, dsp=dsp, harness_verilog=_harness(make), label=f"{top} in harness"),
-            prepare(None, top, target, dsp=dsp, harness_verilog=_harness(make, null=True),
-                    label="harness alone")]
+    plans = [prepare(None, top, target, dsp=dsp, harness_verilog=_harness(make), label=f"{top} in harness")]
+    if harness_alone:
+        plans.append(prepare(None, top, target, dsp=dsp, harness_verilog=_harness(make, null=True),
+                             label="harness alone"))
+    return plans
 
 
 def run_plans(plans, top, *, progress=lambda *a, **k: None, cache=True):
     """Execute the plans of :func:`component_plans`; returns the component's SynthResult (with
-    the harness's figures as ``result.harness`` when it was placed in one)."""
+    the harness's figures as ``result.harness`` when the harness alone was planned too)."""
     r = plans[0].execute(progress, cache)
+    if plans[0].top == "harness":
+        r.top = top
     if len(plans) > 1:
         h = plans[1].execute(progress, cache)
         r.harness = {k: getattr(h, k) for k in ("luts", "ffs", "carry", "logic_cells", "fmax_mhz")}
-        r.top = top
     return r
 
 
@@ -63,10 +68,11 @@ def synth_core(core, params, target, *, dsp=False, progress=lambda *a, **k: None
                            progress=progress, cache=cache)
 
 
-def network_plans(cp, target, *, dsp=False):
+def network_plans(cp, target, *, dsp=False, harness_alone=True):
     """The synthesis plans of the whole network circuit of ``cp`` (see :func:`component_plans`)."""
     from ..hdl.network import NetworkCircuit
-    return component_plans(lambda: NetworkCircuit(cp), "network", cp, target, dsp=dsp)
+    return component_plans(lambda: NetworkCircuit(cp), "network", cp, target, dsp=dsp,
+                           harness_alone=harness_alone)
 
 
 def synth_network(cp, target, *, dsp=False, progress=lambda *a, **k: None, cache=True):

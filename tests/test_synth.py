@@ -194,3 +194,14 @@ def test_a_design_beyond_the_device_is_cached_as_not_fitting(tmp_path, monkeypat
     assert str(again.value) == str(first.value)
     fits = prepare(None, "harness", "ice40-up5k", dsp=True, harness_verilog=_multipliers(8)).execute()
     assert fits.dsp == 8 and fits.logic_cells > 0
+
+
+def test_harness_alone_is_planned_only_when_its_cost_is_wanted():
+    from spikeforge.hdl import build_core
+    from spikeforge.synth.core import component_plans
+    make = lambda: build_core("fs", FS8)
+    both = component_plans(make, "fs", FS8, "ice40-up5k")
+    one = component_plans(make, "fs", FS8, "ice40-up5k", harness_alone=False)
+    assert [p.label for p in both] == ["spikeforge_fs in harness", "harness alone"]
+    assert [p.key() for p in one] == [both[0].key()]
+    assert len(component_plans(make, "fs", FS8, "ecp5-85f", harness_alone=True)) == 1

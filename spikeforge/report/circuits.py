@@ -54,7 +54,7 @@ def _use_dsp(cp, target):
 def _synth_job(cp, target, dsp, *, may_defer=False):
     from ..synth.core import network_plans, run_plans
     try:
-        plans = network_plans(cp, target, dsp=dsp)
+        plans = network_plans(cp, target, dsp=dsp, harness_alone=False)   # its cost is not reported
         if may_defer and any(p.busy() for p in plans):
             return BUSY
         return run_plans(plans, "spikeforge_network").to_dict()

@@ -65,11 +65,12 @@ def synth_cost(target, size=0):
     return {"ice40-up5k": 6.0, "ecp5-85f": 4.0}.get(target, 1.5) + size
 
 
-def _synth_job(core, params, target, dsp, *, may_defer=False):
+def _synth_job(core, params, target, dsp, harness_alone=True, *, may_defer=False):
     from ..hdl import build_core
     from ..hdl.export import top_name
     from ..synth.core import component_plans, run_plans
-    plans = component_plans(lambda: build_core(core, params), core, params, target, dsp=dsp)
+    plans = component_plans(lambda: build_core(core, params), core, params, target, dsp=dsp,
+                            harness_alone=harness_alone)
     if may_defer and any(p.busy() for p in plans):
         return BUSY
     return run_plans(plans, top_name(core)).to_dict()
@@ -80,9 +81,12 @@ def _job_label(job):
     return f"{core} on {target}{' with DSPs' if dsp else ''}"
 
 
-def _add_synth(pool, jobs, label, names=None):
+def _add_synth(pool, jobs, label, names=None, harness_alone=True):
+    """Synthesis jobs (core, params, target, dsp); ``harness_alone=False`` for a section that does
+    not report the iCE40 harness's own cost (its extra run is left out)."""
     names = names or [_job_label(j) for j in jobs]
-    return [pool.add(_synth_job, j, task=label, name=n, cost=synth_cost(j[2])) for j, n in zip(jobs, names)]
+    return [pool.add(_synth_job, (*j, harness_alone), task=label, name=n, cost=synth_cost(j[2]))
+            for j, n in zip(jobs, names)]
 
 
 def synth_many(jobs, progress=lambda *a, **k: None, label="synthesis", workers=2, names=None):
@@ -198,7 +202,8 @@ def plan_k_sweep(pool, *, quick=False):
     make = {c.name: c.k_sweep for c in CORES.values() if c.k_sweep is not None}
     points = [(c, K) for c in make for K in Ks]
     jobs = [(c, make[c](K), "ice40-up5k", False) for c, K in points]
-    added = _add_synth(pool, jobs, "area against K", names=[f"{c} at K = {K} on ice40-up5k" for c, K in points])
+    added = _add_synth(pool, jobs, "area against K", names=[f"{c} at K = {K} on ice40-up5k" for c, K in points],
+                       harness_alone=False)
 
     def finish():
         return KSweep(K=list(Ks), points=[
@@ -243,7 +248,7 @@ def plan_network(pool, dataset="iris"):
                 jobs.append((c, layer_params(net, i), t, False))
                 owners.append((c, i, t))
     added = _add_synth(pool, jobs, f"synthesizing the {dataset} layers",
-                       names=[f"{c} layer {i} on {t}" for c, i, t in owners])
+                       names=[f"{c} layer {i} on {t}" for c, i, t in owners], harness_alone=False)
 
     def finish():
         from ..models.evaluate import evaluate
