@@ -47,8 +47,7 @@ def parallelisms(net, quick=False):
 def _use_dsp(cp, target):
     """DSP blocks on the iCE40 when every lane of every layer can have one (the engines
     with multipliers have one per lane; the others have none, and the flag changes nothing)."""
-    cap = get_target(target).capacity.get("dsp", 0)
-    return target == "ice40-up5k" and sum(cp.parallelism) <= cap
+    return get_target(target).use_dsp(sum(cp.parallelism))
 
 
 def _synth_job(cp, target, dsp, *, may_defer=False):
