@@ -41,7 +41,7 @@ from ..models.io import cache_root
 from ..models.process import run_tool
 
 __all__ = ["cosim", "SimResult", "available_simulators", "verilator_bin", "VERILATOR_WAIVERS",
-           "cache_root", "lint_verilog", "build_busy"]
+           "cache_root", "lint_verilog", "claim_build"]
 
 TIMESCALE = ("1ns", "1ps")
 #: The testbench's clock period is 10 ns and reset lasts 2 cycles plus half a cycle.
@@ -221,21 +221,23 @@ def _build_dir(verilog, top, sim, waves, version):
     return build_dir, args, public_top
 
 
-def build_busy(verilog, top, simulator="verilator", waves=False):
-    """Whether another process is building the simulation model of ``verilog`` now (holds the
-    lock of its build folder): a scheduler can run other work first and then reuse the build."""
+@contextlib.contextmanager
+def claim_build(verilog, top, simulator="verilator", waves=False):
+    """Claim the build of ``verilog`` for this process while the block runs: yields True, or at
+    once False if another process holds the claim (a scheduler runs other work first and then
+    reuses the build). A lock on a file of its own, released when the block ends or the process dies."""
     build_dir, _args, _public = _build_dir(verilog, top, simulator, waves, _tool_version(simulator))
-    try:
-        f = open(build_dir.with_suffix(".lock"), "r")
-    except OSError:
-        return False
-    with f:
+    build_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(build_dir.with_suffix(".claim"), "a") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return True
-        fcntl.flock(f, fcntl.LOCK_UN)
-    return False
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _build(verilog, top, sim, waves=False):

@@ -30,6 +30,7 @@ again without running the tools.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -145,21 +146,24 @@ class Plan:
         """The name of the plan's cache entry (a folder in :func:`synth_cache`)."""
         return f"{self.top}-{self.target}-{self.key()}"
 
-    def busy(self):
-        """Whether another process holds the lock of this plan's cache entry (is computing it
-        now): a scheduler can run other work first and then find the entry made."""
-        lock = synth_cache() / f"{self.entry_name()}.lock"
-        try:
-            f = open(lock, "r")
-        except OSError:
-            return False
-        with f:
+    @contextlib.contextmanager
+    def claim(self):
+        """Claim the plan for this process while the block runs: yields True, or at once False
+        if another process holds the claim (is about to compute the entry, or computing it).
+        A scheduler then runs other work first and finds the entry made. The claim is a lock
+        on a file of its own (``NAME.claim``), released when the block ends or the process dies."""
+        root = synth_cache()
+        root.mkdir(parents=True, exist_ok=True)
+        with open(root / f"{self.entry_name()}.claim", "a") as f:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                return True
-            fcntl.flock(f, fcntl.LOCK_UN)
-        return False
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
     def _run(self, work, exes, tools, progress, final):
         for fname, text in self.files.items():

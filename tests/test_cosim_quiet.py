@@ -83,3 +83,17 @@ def test_verilator_build_without_waves_makes_only_the_top_public():
     waves = cosim("fs", p, build_core("fs", p), tx.stimuli, tx.expected, waves=True)
     assert waves.build_dir != plain.build_dir and not (waves.build_dir / "public_top.vlt").exists()
     assert waves.toggles > 0
+
+
+def test_a_claimed_build_is_refused_to_a_second_claim(tmp_path, monkeypatch):
+    from spikeforge.hdl.export import to_verilog
+    from spikeforge.sim.runner import claim_build
+    monkeypatch.setenv("SPIKEFORGE_CACHE", str(tmp_path))
+    p = FSParams.relu(3, 5)
+    v = to_verilog(build_core("fs", p), "fs", p)
+    with claim_build(v, "spikeforge_fs") as first:
+        with claim_build(v.replace("// spikeforge_fs:", "// header:", 1), "spikeforge_fs") as twin:
+            with claim_build(v, "spikeforge_fs", waves=True) as other:
+                assert first and not twin and other       # the same build, whatever the header
+    with claim_build(v, "spikeforge_fs") as again:
+        assert again

@@ -298,3 +298,17 @@ def test_pool_stops_at_a_failing_job(tmp_path):
     with pytest.raises(ValueError, match="bad failed"):
         pool.run()
     assert not later.done and not (tmp_path / "log").exists()
+
+
+def test_a_job_steps_aside_only_while_there_is_other_work(tmp_path, monkeypatch):
+    """A synthesis job whose plan another process has claimed answers BUSY when it may step
+    aside, and otherwise runs."""
+    from spikeforge.report.pool import BUSY, claimed
+    from spikeforge.synth.flow import prepare
+    monkeypatch.setenv("SPIKEFORGE_CACHE", str(tmp_path))
+    plan = prepare("module m(input a, output b); assign b = a; endmodule\n", "m", "ecp5-85f")
+    with plan.claim() as held:
+        assert held
+        assert claimed([plan], True, lambda: "ran") == BUSY
+        assert claimed([plan], False, lambda: "ran") == "ran"
+    assert claimed([plan], True, lambda: "ran") == "ran"

@@ -205,3 +205,15 @@ def test_harness_alone_is_planned_only_when_its_cost_is_wanted():
     assert [p.label for p in both] == ["spikeforge_fs in harness", "harness alone"]
     assert [p.key() for p in one] == [both[0].key()]
     assert len(component_plans(make, "fs", FS8, "ecp5-85f", harness_alone=True)) == 1
+
+
+def test_a_claimed_plan_is_refused_to_a_second_claim(tmp_path, monkeypatch):
+    """A claim is a lock on a file of its own: a second claim (another open file, as another
+    process would have) is refused at once, and granted again once the first ends."""
+    monkeypatch.setenv("SPIKEFORGE_CACHE", str(tmp_path))
+    plan = prepare("module m(input a, output b); assign b = a; endmodule\n", "m", "ecp5-85f")
+    with plan.claim() as first:
+        with plan.claim() as second:
+            assert first and not second
+    with plan.claim() as again:
+        assert again

@@ -19,7 +19,7 @@ import numpy as np
 from ..models.errors import SpikeforgeError
 from ..models.registry import CORES, get_core
 from ..synth.targets import get_target
-from .pool import BUSY, JobPool
+from .pool import BUSY, JobPool, claimed
 from .records import CircuitRow, CircuitSection, wilson_interval
 
 __all__ = ["circuit_section", "plan_circuits", "parallelisms", "CIRCUIT_TARGETS"]
@@ -54,9 +54,7 @@ def _synth_job(cp, target, dsp, *, may_defer=False):
     from ..synth.core import network_plans, run_plans
     try:
         plans = network_plans(cp, target, dsp=dsp, harness_alone=False)   # its cost is not reported
-        if may_defer and any(p.busy() for p in plans):
-            return BUSY
-        return run_plans(plans, "spikeforge_network").to_dict()
+        return claimed(plans, may_defer, lambda: run_plans(plans, "spikeforge_network").to_dict())
     except SpikeforgeError as e:
         return {"error": str(e).splitlines()[0][:300]}
 
@@ -64,11 +62,12 @@ def _synth_job(cp, target, dsp, *, may_defer=False):
 def _cosim_job(cp, x, *, may_defer=False):
     from ..hdl.network import network_verilog
     from ..sim.circuit import verify_circuit
-    from ..sim.runner import build_busy
+    from ..sim.runner import claim_build
     verilog = network_verilog(cp)
-    if may_defer and build_busy(verilog, "spikeforge_network"):
-        return BUSY
-    return verify_circuit(cp, x, verilog=verilog)
+    with claim_build(verilog, "spikeforge_network") as mine:
+        if may_defer and not mine:
+            return BUSY
+        return verify_circuit(cp, x, verilog=verilog)
 
 
 def _synth_cost(cp, target):

@@ -29,7 +29,7 @@ from ..models.energy import energy_breakdown
 from ..models.simulate import LayerStats
 from ..models.registry import CORES, REFERENCE, get_core
 from ..synth.targets import get_target
-from .pool import BUSY, JobPool
+from .pool import JobPool, claimed
 from .records import (Area, CoreRow, CoresSection, KPoint, KSweep, LayerArea, NetworkRow,
                       NetworkSection, wilson_interval)
 
@@ -71,9 +71,7 @@ def _synth_job(core, params, target, dsp, harness_alone=True, *, may_defer=False
     from ..synth.core import component_plans, run_plans
     plans = component_plans(lambda: build_core(core, params), core, params, target, dsp=dsp,
                             harness_alone=harness_alone)
-    if may_defer and any(p.busy() for p in plans):
-        return BUSY
-    return run_plans(plans, top_name(core)).to_dict()
+    return claimed(plans, may_defer, lambda: run_plans(plans, top_name(core)).to_dict())
 
 
 def _job_label(job):

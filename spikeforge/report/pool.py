@@ -8,19 +8,20 @@ another section's jobs wait, and the longest runs do not come last. A
 section adds its jobs, the pool runs them all, then each section builds its
 record from its jobs' results.
 
-A job may answer :data:`BUSY` when the other worker is computing the same
-cache entry at that moment (two codings whose circuits are the same
-hardware): it is put back at the end of the queue and finds the entry made
-when it comes round again; with nothing else left to run it waits for the
-entry instead.
+A job may answer :data:`BUSY` when the other worker has claimed the same
+cache entry (two codings whose circuits are the same hardware; see
+:func:`claimed`): it is put back at the end of the queue and finds the entry
+made when it comes round again; with nothing else left to run it waits for
+the entry instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
-__all__ = ["JobPool", "Job", "BUSY", "WORKERS"]
+__all__ = ["JobPool", "Job", "BUSY", "WORKERS", "claimed"]
 
 #: worker processes of a report (each tool run is single-threaded)
 WORKERS = 2
@@ -46,6 +47,17 @@ class Job:
     done: bool = False
     deferred: int = 0
     order: int = field(default=0, repr=False)
+
+
+def claimed(plans, may_defer, run):
+    """``run()`` while holding the claim of every synthesis plan in ``plans``
+    (:meth:`~spikeforge.synth.flow.Plan.claim`), or :data:`BUSY` if another process holds one
+    and the job may step aside; otherwise it runs (and waits for the entry if need be)."""
+    with contextlib.ExitStack() as stack:
+        mine = [stack.enter_context(p.claim()) for p in plans]
+        if may_defer and not all(mine):
+            return BUSY
+        return run()
 
 
 def _call(fn, args, may_defer):
