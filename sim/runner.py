@@ -292,6 +292,8 @@ def cosim(core, params, component, stimuli, expected, *, simulator="verilator", 
     top = top_name(core)
     if verilog is None:
         verilog = to_verilog(component, core, params)
+    else:
+        component._MustUse__silence = True      # its Verilog was made from another instance
     runner, build_dir = _build(verilog, top, simulator, waves)
     run_dir = build_dir / "runs" / uuid.uuid4().hex[:12]
     run_dir.mkdir(parents=True)
