@@ -18,12 +18,16 @@ __all__ = ["report", "sweep", "reproduce"]
 @click.option("--out", "out_dir", default="spikeforge-report", show_default=True, help="Report folder.")
 @click.option("--quick", is_flag=True, help="Fewer vectors, sweep points and K values.")
 @click.option("--golden-only", is_flag=True, help="Skip co-simulation and synthesis (golden models only).")
+@click.option("--full", is_flag=True,
+              help="Synthesize and co-simulate the network circuits at three parallelisms (P = 1, a quarter "
+                   "of each layer, all neurons) instead of P = 1 only: 36 synthesis runs instead of 12, "
+                   "the longest of the report (see the README for measured times).")
 @click.option("--network-dataset", type=click.Choice(["iris", "digits"]), default="iris", show_default=True,
               help="Data set of the synthesized whole-network comparison.")
 @click.option("--force", is_flag=True,
               help="Write into a folder that holds other files too (only the report's own files "
                    "are replaced; a previous report in the folder is replaced without --force).")
-def report(dataset, data, input_range, out_dir, quick, golden_only, network_dataset, force):
+def report(dataset, data, input_range, out_dir, quick, golden_only, full, network_dataset, force):
     """The main job: convert the reference net to every coding, run the golden
     models, co-simulate and synthesize every core (iCE40, ECP5, CMOS) and the
     layer cores of a small network, and write the comparison report
@@ -32,7 +36,9 @@ def report(dataset, data, input_range, out_dir, quick, golden_only, network_data
     from .report import MANIFEST, run_report
     check_output_dir(out_dir, MANIFEST, force)
     progress = Progress()
-    files, data = run_report(out_dir, dataset, quick=quick, hardware=not golden_only,
+    if full and (quick or golden_only):
+        raise click.UsageError("--full cannot be combined with --quick or --golden-only")
+    files, data = run_report(out_dir, dataset, quick=quick, full=full, hardware=not golden_only,
                              network_dataset=network_dataset, progress=progress, force=force,
                              data=data_arg(data), input_range=input_range)
     g = data.golden

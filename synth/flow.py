@@ -99,6 +99,15 @@ class DoesNotFit(ToolError):
     """nextpnr found the design too big for the device: the first line of the message names
     every resource used beyond the device's count (see :func:`overfull`)."""
 
+    def resources(self):
+        """{resource: [used, available]} of the resources the message names."""
+        first = str(self).splitlines()[0] if str(self) else ""
+        return {cell: [int(used.replace(",", "")), int(have.replace(",", ""))]
+                for cell, used, have in _OVER.findall(first)}
+
+
+_OVER = re.compile(r"(\w+) ([\d,]+) of ([\d,]+) \(")
+
 
 @dataclass
 class Plan:

@@ -312,3 +312,36 @@ def test_a_job_steps_aside_only_while_there_is_other_work(tmp_path, monkeypatch)
         assert claimed([plan], True, lambda: "ran") == BUSY
         assert claimed([plan], False, lambda: "ran") == "ran"
     assert claimed([plan], True, lambda: "ran") == "ran"
+
+
+# ------------------------------------------------------------ the network-circuit section
+
+def test_circuit_parallelisms_default_and_full():
+    """P = 1 by default; the full set adds a quarter of each layer and all neurons, once each."""
+    from types import SimpleNamespace as NS
+
+    from spikeforge.report.circuits import P_NAMES, parallelisms
+    net = NS(layers=[NS(n_out=32), NS(n_out=10)], dense_indices=[0, 1])
+    assert parallelisms(net) == [("1", (1, 1))]
+    assert parallelisms(net, P_NAMES) == [("1", (1, 1)), ("middle", (8, 2)), ("all", (32, 10))]
+    small = NS(layers=[NS(n_out=3)], dense_indices=[0])       # its middle is P = 1
+    assert parallelisms(small, P_NAMES) == [("1", (1,)), ("all", (3,))]
+
+
+def test_does_not_fit_cells_name_the_cells_needed():
+    """A circuit nextpnr found too big shows the logic cells it needed, not "failed"."""
+    from spikeforge.report.document import _synth_cell
+    from spikeforge.synth.flow import DoesNotFit, overfull
+    log = ("Info: Device utilisation:\nInfo:     ICESTORM_LC:  7073/ 5280   133%\n"
+           "Info:     ICESTORM_RAM:    12/   30    40%\n")
+    e = DoesNotFit(f"the design does not fit ice40-up5k: {'; '.join(overfull(log))}\nnextpnr-ice40 failed")
+    assert e.resources() == {"ICESTORM_LC": [7073, 5280]}
+    d = {"error": str(e).splitlines()[0], "over": e.resources()}
+    assert _synth_cell(d, "logic_cells") == "7,073 of 5,280" and _synth_cell(d, "fmax_mhz") == "–"
+    assert _synth_cell({"error": "yosys failed"}, "logic_cells") == "failed"
+    assert _synth_cell({"logic_cells": 12}, "logic_cells") == 12
+
+
+def test_full_is_refused_with_quick():
+    p = subprocess.run([EXE, "report", "--quick", "--full", "--out", "x"], capture_output=True, text=True)
+    assert p.returncode == 2 and "--full cannot be combined with --quick" in p.stderr

@@ -1,8 +1,8 @@
 """The network-circuit section of the report: whole designs as one circuit, per coding and P.
 
 For the reference net of a data set, in every coding that has a network
-engine (:mod:`spikeforge.models.circuit`), at P = 1, a middle value and all
-neurons of each layer: the circuit co-simulated sample by sample against its
+engine (:mod:`spikeforge.models.circuit`), at P = 1 (with ``full`` also a middle
+value and all neurons of each layer): the circuit co-simulated sample by sample against its
 golden model (scores, counters and cycles), synthesized for iCE40UP5K and
 ECP5-85F (whole circuit in the measurement harness, weights in block RAM),
 and its golden run on the whole test split (accuracy, agreement with the
@@ -22,7 +22,7 @@ from ..synth.targets import get_target
 from .pool import BUSY, JobPool, claimed
 from .records import CircuitRow, CircuitSection, wilson_interval
 
-__all__ = ["circuit_section", "plan_circuits", "parallelisms", "CIRCUIT_TARGETS"]
+__all__ = ["circuit_section", "plan_circuits", "parallelisms", "CIRCUIT_TARGETS", "P_NAMES"]
 
 CIRCUIT_TARGETS = ("ice40-up5k", "ecp5-85f")
 ENERGY_MODEL = ("weights in block RAM: every weight word read (P weights, one per lane) and every re-read "
@@ -30,13 +30,17 @@ ENERGY_MODEL = ("weights in block RAM: every weight word read (P weights, one pe
                 "multiplications and neuron updates cost their widths' entries")
 
 
-def parallelisms(net, quick=False):
-    """The P values of the section: 1, a middle value (a quarter of each layer) and all neurons."""
+#: The P values a section can have: 1, a middle value (a quarter of each layer), all neurons.
+P_NAMES = ("1", "middle", "all")
+
+
+def parallelisms(net, names=("1",)):
+    """The P values of the section, as (name, P per layer), for the ``names`` of :data:`P_NAMES`
+    (a P that equals an earlier one, e.g. the middle of a small net, appears once)."""
     outs = [net.layers[i].n_out for i in net.dense_indices]
-    middle = tuple(max(1, n // 4) for n in outs)
-    ps = [("1", 1)] if quick else [("1", 1), ("middle", middle), ("all", tuple(outs))]
+    values = {"1": 1, "middle": tuple(max(1, n // 4) for n in outs), "all": tuple(outs)}
     seen, out = set(), []
-    for name, P in ps:
+    for name, P in ((n, values[n]) for n in names):
         key = P if isinstance(P, tuple) else tuple(P for _ in outs)
         if key not in seen:
             seen.add(key)
@@ -52,9 +56,12 @@ def _use_dsp(cp, target):
 
 def _synth_job(cp, target, dsp, *, may_defer=False):
     from ..synth.core import network_plans, run_plans
+    from ..synth.flow import DoesNotFit
     try:
         plans = network_plans(cp, target, dsp=dsp, harness_alone=False)   # its cost is not reported
         return claimed(plans, may_defer, lambda: run_plans(plans, "spikeforge_network").to_dict())
+    except DoesNotFit as e:
+        return {"error": str(e).splitlines()[0][:300], "over": e.resources()}
     except SpikeforgeError as e:
         return {"error": str(e).splitlines()[0][:300]}
 
@@ -77,9 +84,12 @@ def _synth_cost(cp, target):
     return 60 + sum(cp.parallelism) + (20 if target == "ecp5-85f" else 0)
 
 
-def plan_circuits(pool, dataset="digits", *, quick=False, samples=50, nets=None):
+def plan_circuits(pool, dataset="digits", *, quick=False, full=False, samples=50, nets=None):
     """Add the section's jobs to ``pool``; returns the function that builds the section's
     record once the pool has run (see :func:`circuit_section`).
+
+    P = 1 by default; ``full`` adds the middle P and P = all (twice as many synthesis runs,
+    and the longest ones of a report).
 
     ``nets``: the data set's networks converted already (coding → Network, the defaults of
     :func:`~spikeforge.api.convert_model`), e.g. the golden section's.
@@ -98,7 +108,7 @@ def plan_circuits(pool, dataset="digits", *, quick=False, samples=50, nets=None)
     x = quantize_inputs(ds.x_test, 8)
     n_sim = min(len(x), 10 if quick else samples)
     circuits = [(c, name, CircuitParams(net, P)) for c, net in nets.items()
-                for name, P in parallelisms(net, quick)]
+                for name, P in parallelisms(net, P_NAMES if full and not quick else ("1",))]
     sims, synth = [], []
     for c, _name, cp in circuits:
         # the cycles of the co-simulated samples (cheap: the golden model) set the job's cost
@@ -125,7 +135,8 @@ def plan_circuits(pool, dataset="digits", *, quick=False, samples=50, nets=None)
     return finish
 
 
-def circuit_section(dataset="digits", *, quick=False, samples=50, progress=lambda *a, **k: None, nets=None):
+def circuit_section(dataset="digits", *, quick=False, full=False, samples=50, progress=lambda *a, **k: None,
+                    nets=None):
     """The section's record: one row per (coding, P).
 
     Parameters
@@ -133,7 +144,9 @@ def circuit_section(dataset="digits", *, quick=False, samples=50, progress=lambd
     dataset : str
         Bundled data set of the reference net.
     quick : bool
-        P = 1 only and 10 co-simulated samples.
+        10 co-simulated samples (and P = 1 only).
+    full : bool
+        P = 1, a quarter of each layer and all neurons (without it: P = 1).
     samples : int
         Test samples co-simulated per circuit (their cycles measured; the golden
         figures use the whole test split).
@@ -141,7 +154,7 @@ def circuit_section(dataset="digits", *, quick=False, samples=50, progress=lambd
         The data set's networks converted already (see :func:`plan_circuits`).
     """
     pool = JobPool(progress=progress)
-    finish = plan_circuits(pool, dataset, quick=quick, samples=samples, nets=nets)
+    finish = plan_circuits(pool, dataset, quick=quick, full=full, samples=samples, nets=nets)
     pool.run()
     return finish()
 
@@ -166,9 +179,10 @@ def _row(coding, name, cp, g, sim, ice, ecp, y, ref_pred):
         spikes=round(float(g.counters["spikes"].mean()), 1),
         synaptic_ops=round(float(g.counters["synaptic_ops"].mean()), 1),
         energy_pj=round(energy, 1), energy_parts_pj={k: round(v, 1) for k, v in g.energy_pj.items() if k != "total"},
-        ice40={k: ice.get(k) for k in ("logic_cells", "luts", "ffs", "bram", "dsp", "fmax_mhz", "error")
+        ice40={k: ice.get(k) for k in ("logic_cells", "luts", "ffs", "bram", "dsp", "fmax_mhz", "error", "over")
                if ice.get(k) is not None},
-        ecp5={k: ecp.get(k) for k in ("luts", "ffs", "bram", "dsp", "fmax_mhz", "error") if ecp.get(k) is not None},
+        ecp5={k: ecp.get(k) for k in ("luts", "ffs", "bram", "dsp", "fmax_mhz", "error", "over")
+              if ecp.get(k) is not None},
         fits_up5k=bool(fits),
         latency_us=round(cycles / fmax, 2) if fmax else None,
         inferences_per_s=round(fmax * 1e6 / cycles) if fmax else None,

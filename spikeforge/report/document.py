@@ -229,16 +229,33 @@ def _network(n):
     return b + _network_findings(n)
 
 
+_P_WORDS = {"1": "P = 1", "middle": "a quarter of each layer", "all": "all neurons"}
+
+
 def _synth_cell(d, key):
-    return "failed" if "error" in d else d.get(key)
+    """A synthesis figure; for a design nextpnr found too big, the logic cells it needed
+    (``over``: resource → [used, available]) and "–" for the figures it never produced."""
+    if "error" not in d:
+        return d.get(key)
+    over = d.get("over")
+    if not over:
+        return "failed"
+    if key == "logic_cells" and "ICESTORM_LC" in over:
+        used, have = over["ICESTORM_LC"]
+        return f"{used:,} of {have:,}"
+    return "–"
 
 
 def _circuits(s):
     """The network-circuit section: area and speed, then cycles, spikes and energy per row."""
+    names = list(dict.fromkeys(r.p_name for r in s.rows))
     b = [("h", 2, f"The {s.dataset} network as one circuit, per coding and parallelism P"),
          ("p", f"Each converted design becomes one circuit (`spikeforge generate network`): one engine "
                "per dense layer, chained by streams, weights in block RAM, P neurons (lanes) at once "
-               "per layer (P = 1, a quarter of each layer, all). Synthesized whole, inside the "
+               f"per layer (here {', '.join(_P_WORDS.get(n, n) for n in names)}"
+               + ("; `spikeforge report --full` adds a quarter of each layer and all neurons"
+                  if "all" not in names else "")
+               + "). Synthesized whole, inside the "
                f"measurement harness, for {' and '.join(s.targets)}; co-simulated on {s.cosim_samples} "
                "test samples, one at a time: every score, counter and cycle count equals the golden "
                f"model, sample by sample. Accuracy, cycles, spikes and energy are the golden run's on "
@@ -251,9 +268,10 @@ def _circuits(s):
              _synth_cell(r.ecp5, "dsp"), _synth_cell(r.ecp5, "fmax_mhz")] for r in s.rows]
     b.append(("table", ["coding", "P", "P per layer", "UP5K LC", "LUT4", "FF", "BRAM", "DSP", "Fmax (MHz)",
                         "fits UP5K", "ECP5 LUT", "FF", "DP16KD", "DSP", "Fmax (MHz)"], rows))
-    failed = [(r, d["error"]) for r in s.rows for d in (r.ice40, r.ecp5) if "error" in d]
-    for r, err in failed:
-        b.append(("p", f"{r.coding} at P = {r.p_name}: synthesis failed: {err}"))
+    failed = [(r, d) for r in s.rows for d in (r.ice40, r.ecp5) if "error" in d]
+    for r, d in failed:
+        b.append(("p", f"{r.coding} at P = {r.p_name}: "
+                       + (d["error"] if d.get("over") else f"synthesis failed: {d['error']}")))
     rows = [[LABELS.get(r.coding, r.coding), r.p_name, percent(r.accuracy), percent(r.agreement),
              r.cycles_measured, r.lower_bound, r.cycles, r.cycles_vs_bound, r.latency_us, r.inferences_per_s,
              r.spikes, r.synaptic_ops, r.energy_pj, r.energy_parts_pj.get("weight_reads"),

@@ -115,7 +115,7 @@ def write_report(data, out_dir, force=False):
     return [os.path.join(out_dir, n) for n in DOCUMENTS]
 
 
-def run_report(out_dir, dataset="digits", *, quick=False, hardware=True, network_dataset="iris",
+def run_report(out_dir, dataset="digits", *, quick=False, full=False, hardware=True, network_dataset="iris",
                progress=lambda *a, **k: None, force=False, data=None, input_range=None):
     """The main job: compute every section and write the report folder.
 
@@ -127,6 +127,9 @@ def run_report(out_dir, dataset="digits", *, quick=False, hardware=True, network
         Data set of the golden section.
     quick : bool
         Fewer vectors, sweep points and K values.
+    full : bool
+        The network circuits at three P (1, a quarter of each layer, all neurons) instead of
+        P = 1: the report's longest synthesis runs (see the README for the measured times).
     hardware : bool
         ``False`` skips co-simulation and synthesis (golden models only).
     network_dataset : str
@@ -162,9 +165,9 @@ def run_report(out_dir, dataset="digits", *, quick=False, hardware=True, network
         cores = plan_cores(pool, quick=quick)
         k_points = plan_k_sweep(pool, quick=quick)
         network = plan_network(pool, network_dataset)
-        # quick: the small net (Iris) at P = 1; else the golden section's data set at three P
+        # quick: the small net (Iris); else the golden section's data set (at three P with full)
         circuit_dataset = network_dataset if own or quick else dataset
-        circuits = plan_circuits(pool, circuit_dataset, quick=quick,
+        circuits = plan_circuits(pool, circuit_dataset, quick=quick, full=full,
                                  nets=data.golden.networks if circuit_dataset == dataset and not own else None)
         progress(f"{len(pool.jobs)} co-simulations and synthesis runs on {pool.workers} worker processes, "
                  "longest first")
