@@ -75,9 +75,11 @@ def report(dataset, data, input_range, out_dir, quick, golden_only, full, networ
               help="Run the points on this existing Dask distributed cluster instead of local processes "
                    "(pip install spikeforge[dask]; every worker needs the same spikeforge version). "
                    "The table is the same either way.")
+@click.option("--connect-timeout", type=click.FloatRange(min=0, min_open=True), default=20, show_default=True,
+              metavar="SECONDS", help="With --scheduler: how long to keep trying to reach the scheduler.")
 @click.option("--out", "out_csv", default="sweep.csv", show_default=True,
               help="Table to append to: X.csv or X.jsonl (the other format is written beside it).")
-def sweep(core, axes, params, target, dsp, cosim, jobs, scheduler, out_csv):
+def sweep(core, axes, params, target, dsp, cosim, jobs, scheduler, connect_timeout, out_csv):
     """Sweep CORE's parameters in parallel (local processes or a Dask cluster); append one row
     per point, in grid order, to a table. CORE may be a network design (DESIGN.json): its axis
     is P, and each point is the whole circuit (`--axis P=1,2,4`)."""
@@ -105,7 +107,7 @@ def sweep(core, axes, params, target, dsp, cosim, jobs, scheduler, out_csv):
     progress = Progress()
     progress(f"{len(grid(grid_axes))} points on {target}; appending to {out_csv}")
     rows = run_sweep(core, grid_axes, target, out_csv, base=base, dsp=dsp, cosim=cosim, jobs=jobs,
-                     scheduler=scheduler, progress=progress)
+                     scheduler=scheduler, connect_timeout=connect_timeout, progress=progress)
     bad = [r for r in rows if r.get("error")]
     click.echo(f"{len(rows) - len(bad)} points done, {len(bad)} failed; table: {out_csv}")
     if bad:

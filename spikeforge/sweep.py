@@ -175,7 +175,7 @@ def _local_points(calls, jobs):
     ex.shutdown(wait=True)
 
 
-def _dask_points(calls, scheduler, progress):
+def _dask_points(calls, scheduler, progress, timeout=20):
     """Connect to the Dask scheduler and check its workers' versions (now, before any file is
     written); returns the generator of (index, row) as points complete there."""
     check_scheduler(scheduler)
@@ -184,10 +184,10 @@ def _dask_points(calls, scheduler, progress):
     except ImportError:
         raise ConfigError("--scheduler needs Dask: pip install spikeforge[dask]") from None
     try:
-        client = Client(scheduler, timeout="20s", set_as_default=False)
+        client = Client(scheduler, timeout=f"{timeout}s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as e:
-        raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {str(e).splitlines()[0][:200]}") \
-            from None
+        raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s "
+                          f"(--connect-timeout): {str(e).splitlines()[0][:200]}") from None
     try:
         here = worker_versions()
         theirs = client.run(worker_versions)
@@ -224,7 +224,7 @@ def _dask_results(client, calls):
 
 
 def run_sweep(core, axes, target, out, *, base=None, dsp=False, cosim=False, jobs=None, scheduler=None,
-              progress=lambda *a, **k: None):
+              connect_timeout=20, progress=lambda *a, **k: None):
     """Run every grid point and append the rows to the CSV and JSON-lines tables of ``out``.
 
     Parameters
@@ -247,6 +247,8 @@ def run_sweep(core, axes, target, out, *, base=None, dsp=False, cosim=False, job
         Address of a running Dask scheduler (``tcp://host:8786``): the points
         run on its workers instead of locally. Rows, cache keys and tables
         are the same either way.
+    connect_timeout : float
+        Seconds to keep trying to reach ``scheduler`` before giving up.
     progress : callable
         Called once per finished point.
 
@@ -262,10 +264,13 @@ def run_sweep(core, axes, target, out, *, base=None, dsp=False, cosim=False, job
     csv_path, jsonl = check_tables(out)
     if scheduler is not None:
         check_scheduler(scheduler)
+        if not connect_timeout > 0:
+            raise ConfigError(f"the connect timeout must be a positive number of seconds, not {connect_timeout!r}")
     calls = [(core, base or {}, pt, target, dsp, cosim) for pt in points]
     rows, done, next_i = [], {}, 0
     new_csv = not os.path.exists(csv_path) or os.path.getsize(csv_path) == 0
-    source = _local_points(calls, jobs) if scheduler is None else _dask_points(calls, scheduler, progress)
+    source = _local_points(calls, jobs) if scheduler is None else _dask_points(calls, scheduler, progress,
+                                                                                 connect_timeout)
     with contextlib.closing(source), open(csv_path, "a", newline="") as fc, open(jsonl, "a") as fj:
         w = csv.DictWriter(fc, fieldnames=COLUMNS, extrasaction="ignore")
         if new_csv:

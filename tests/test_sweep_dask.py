@@ -79,7 +79,8 @@ def test_workers_report_versions(cluster):
                                                ("tcp://127.0.0.1:1", "cannot reach the Dask scheduler")])
 def test_bad_scheduler_is_one_line_error(address, fragment, tmp_path, capsys):
     out = tmp_path / "t.csv"
-    code = main(["sweep", "fs", "--axis", "K=3", "--target", "cmos", "--scheduler", address, "--out", str(out)])
+    code = main(["sweep", "fs", "--axis", "K=3", "--target", "cmos", "--scheduler", address, "--out", str(out),
+                 "--connect-timeout", "2"])
     err = capsys.readouterr().err
     lines = [l for l in err.splitlines() if l.startswith("error")]
     assert code == 2 and len(lines) == 1 and fragment in lines[0], err
