@@ -9,6 +9,8 @@ the handshake. ``port_layouts`` describes every stream port's payload
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import re
@@ -18,6 +20,7 @@ from amaranth.hdl import Shape
 from amaranth.lib import data, stream, wiring
 
 from ..models.errors import ToolError
+from ..models.io import TMP_PREFIX, cache_root
 
 __all__ = ["to_verilog", "port_layouts", "top_name", "convert_verilog", "verilog_body"]
 
@@ -59,12 +62,71 @@ def convert_verilog(component, name, ports=None):
     return _convert(component, name, ports)
 
 
+#: Sub-folder of :func:`~spikeforge.models.io.cache_root` holding Yosys's Verilog per RTLIL text.
+VERILOG_CACHE = "verilog"
+
+
+def _yosys_identity():
+    """What the Verilog Yosys writes depends on besides the RTLIL: which Yosys Amaranth
+    runs (``AMARANTH_USE_YOSYS``) and its version, and Amaranth's own version."""
+    from importlib import metadata
+
+    from amaranth._toolchain.yosys import find_yosys
+    which = os.environ.get("AMARANTH_USE_YOSYS", "")
+    key = ("amaranth", which)
+    if key not in _IDENTITY:
+        yosys = find_yosys(lambda ver: ver >= (0, 40))
+        _IDENTITY[key] = f"amaranth {metadata.version('amaranth')}; {which}; {yosys.__name__} {yosys.version()}"
+    return _IDENTITY[key]
+
+
+_IDENTITY = {}
+
+
+@contextlib.contextmanager
+def _cached_yosys(verilog):
+    """While the block runs, Amaranth's RTLIL → Verilog step (one Yosys run, about a third of
+    a CPU-second even for a small core) is looked up first in a cache keyed by the SHA-256 of
+    the RTLIL text, the step's options and :func:`_yosys_identity`. The same design converted
+    again (a co-simulation of a build made already, a report run twice, the tests) then costs
+    no Yosys run; the text is the one Yosys wrote for it. Entries are written atomically and
+    carry the SHA-256 of the text: one that does not match is converted again."""
+    convert_text = getattr(verilog, "_convert_rtlil_text", None)
+    if convert_text is None or os.environ.get("SPIKEFORGE_VERILOG_CACHE") == "0":
+        yield                                   # another Amaranth: convert without the cache
+        return
+
+    def cached(rtlil_text, *, strip_internal_attrs=False, write_verilog_opts=()):
+        blob = json.dumps([rtlil_text, bool(strip_internal_attrs), list(write_verilog_opts), _yosys_identity()])
+        entry = cache_root() / VERILOG_CACHE / f"{hashlib.sha256(blob.encode()).hexdigest()[:32]}.json"
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            record = json.loads(entry.read_text())
+            text = record["verilog"]
+            if hashlib.sha256(text.encode()).hexdigest() == record["sha256"]:
+                return text
+        text = convert_text(rtlil_text, strip_internal_attrs=strip_internal_attrs,
+                            write_verilog_opts=write_verilog_opts)
+        with contextlib.suppress(OSError):     # a cache that cannot be written is only slower
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            tmp = entry.with_name(f"{TMP_PREFIX}{os.getpid()}-{entry.name}")
+            tmp.write_text(json.dumps({"verilog": text, "sha256": hashlib.sha256(text.encode()).hexdigest()}))
+            os.replace(tmp, entry)
+        return text
+
+    verilog._convert_rtlil_text = cached
+    try:
+        yield
+    finally:
+        verilog._convert_rtlil_text = convert_text
+
+
 def _convert(component, name, ports=None):
     """Amaranth's Verilog back-end, with Yosys problems as one-line ToolErrors.
 
     Unless the user chose with ``AMARANTH_USE_YOSYS``, the Yosys built into
     Amaranth is used (not the ``YOSYS`` of the synthesis flow), so the text
-    depends only on the parameters and the package versions.
+    depends only on the parameters and the package versions. Yosys's step is
+    cached (:func:`_cached_yosys`; ``SPIKEFORGE_VERILOG_CACHE=0`` turns it off).
     """
     from amaranth._toolchain.yosys import YosysError
     from amaranth.back import verilog
@@ -74,7 +136,8 @@ def _convert(component, name, ports=None):
         os.environ["AMARANTH_USE_YOSYS"] = "builtin"
     try:
         kw = {} if ports is None else {"ports": ports}
-        text = verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True, **kw)
+        with _cached_yosys(verilog):
+            text = verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True, **kw)
     except YosysError as e:
         detail = str(e).strip().splitlines()[-1] if str(e).strip() else "no message"
         which = os.environ.get("AMARANTH_USE_YOSYS", "system,builtin")
