@@ -345,3 +345,34 @@ def test_does_not_fit_cells_name_the_cells_needed():
 def test_full_is_refused_with_quick():
     p = subprocess.run([EXE, "report", "--quick", "--full", "--out", "x"], capture_output=True, text=True)
     assert p.returncode == 2 and "--full cannot be combined with --quick" in p.stderr
+
+
+def test_circuit_section_with_a_circuit_that_does_not_fit(tmp_path):
+    """The Markdown rows, the note and the figure of a section where one circuit does not fit
+    the UP5K: its cell shows the logic cells it needed, the figure names it under the axes."""
+    from types import SimpleNamespace as NS
+
+    from spikeforge.report.document import _circuits
+    from spikeforge.report.plots import circuit_pareto_figure
+    from spikeforge.report.records import CircuitRow, CircuitSection
+
+    def row(coding, ice, fits, lat):
+        return CircuitRow(coding=coding, p_name="1", parallelism=[1, 1], accuracy=0.9, accuracy_ci95=[0.8, 0.95],
+                          agreement=0.97, cycles=100.0, cycles_measured=100.0, lower_bound=90.0,
+                          cycles_vs_bound=1.1, spikes=10.0, synaptic_ops=50.0, energy_pj=5.0,
+                          energy_parts_pj={}, ice40=ice, ecp5={"luts": 900, "ffs": 700, "fmax_mhz": 50.0},
+                          fits_up5k=fits, latency_us=lat)
+    over = {"error": "the design does not fit ice40-up5k: ICESTORM_LC 6,179 of 5,280 (117 %)",
+            "over": {"ICESTORM_LC": [6179, 5280]}}
+    s = CircuitSection(dataset="digits", test_samples=450, cosim_samples=50, energy_model="e", targets=["a"],
+                       rows=[row("ann", {"logic_cells": 1208, "fmax_mhz": 41.0}, True, 2.5),
+                             row("lif", over, False, None)])
+    blocks = _circuits(s)
+    table = next(b for b in blocks if b[0] == "table")
+    lif = next(r for r in table[2] if r[0] != "integer ANN (MAC)")
+    assert lif[3] == "6,179 of 5,280" and lif[8] == "–" and lif[10] == 900
+    text = " ".join(b[1] for b in blocks if b[0] == "p")
+    assert "lif at P = 1: the design does not fit ice40-up5k: ICESTORM_LC 6,179" in text
+    assert "here P = 1; `spikeforge report --full` adds" in text
+    circuit_pareto_figure(NS(circuits=s), tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 1000

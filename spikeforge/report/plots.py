@@ -243,7 +243,9 @@ def circuit_pareto_figure(data, path):
                        marker="o" if r.fits_up5k else "x")
         front = pareto_front([(lat, -lc, r) for lat, lc, r in pts])        # smaller area is "higher"
         ax.step([f[0] for f in front], [-f[1] for f in front], where="post", color="k", lw=1.2, zorder=3,
-                label="Pareto front (area, latency)")
+                marker="s" if len(front) == 1 else None, mfc="none", ms=14,
+                label="Pareto front (area, latency)" + (": one circuit is both smallest and fastest"
+                                                        if len(front) == 1 else ""))
         ax.set_xscale("log")
         place_labels(ax, [(lat, lc, f"{r.coding} P={r.p_name}", {"color": COLOURS.get(r.coding, "k")})
                           for lat, lc, r in pts])
@@ -251,9 +253,15 @@ def circuit_pareto_figure(data, path):
     cap = get_target("ice40-up5k").capacity["logic_cells"]
     ax.axhline(cap, color="0.5", ls=":", lw=1)
     ax.text(ax.get_xlim()[0], cap, f" UP5K: {cap:,} LC", va="bottom", fontsize=8, color="0.4")
+    missing = [f"{r.coding} P={r.p_name}" + (f" ({r.ice40['over']['ICESTORM_LC'][0]:,} LC)"
+                                             if "ICESTORM_LC" in r.ice40.get("over", {}) else "")
+               for r in s.rows if not any(r is q for _l, _c, q in pts)]
+    if missing:                               # a caption under the axes, clear of the points
+        fig.text(0.5, 0.01, "not placed on the UP5K: " + ", ".join(missing), ha="center", va="bottom",
+                 fontsize=8, color="0.3")
     ax.set_xlabel("latency per inference at the iCE40 Fmax (µs, log scale)")
     ax.set_ylabel("iCE40UP5K logic cells (whole circuit, harness included)")
     ax.set_title(f"{s.dataset} network circuits: area against latency")
     ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04 if missing else 0, 1, 1))
     _save(fig, path, plt)
