@@ -99,8 +99,8 @@ def _cached_yosys(verilog):
     def cached(rtlil_text, *, strip_internal_attrs=False, write_verilog_opts=()):
         blob = json.dumps([rtlil_text, bool(strip_internal_attrs), list(write_verilog_opts), _yosys_identity()])
         entry = cache_root() / VERILOG_CACHE / f"{hashlib.sha256(blob.encode()).hexdigest()[:32]}.json"
-        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
-            record = json.loads(entry.read_text())
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
+            record = json.loads(entry.read_text())      # anything unreadable: convert again
             text = record["verilog"]
             if hashlib.sha256(text.encode()).hexdigest() == record["sha256"]:
                 return text
