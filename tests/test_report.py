@@ -260,6 +260,25 @@ def _busy_once(path, name, *, may_defer=False):
     return _record(path, name, may_defer=may_defer)
 
 
+def _sleeps(seconds, name, *, may_defer=False):
+    import time
+    time.sleep(seconds)
+    return name
+
+
+def test_pool_names_long_running_jobs():
+    """While no job finishes for ``heartbeat`` seconds, the pool says which jobs are running."""
+    from spikeforge.report.pool import JobPool
+    seen = []
+    pool = JobPool(workers=2, progress=lambda *a, **k: seen.append(a), heartbeat=0.2)
+    pool.add(_sleeps, (1.0, "long synthesis"), task="t", name="long synthesis", cost=2)
+    pool.add(_sleeps, (0.0, "short"), task="t", name="short", cost=1)
+    pool.run()
+    notes = [a[0] for a in seen if len(a) == 1]
+    assert notes and all(n.startswith("still running: long synthesis (") for n in notes), seen
+    assert ("long synthesis", 2, 2) in seen
+
+
 def _fails(path, name, *, may_defer=False):
     raise ValueError(f"{name} failed")
 

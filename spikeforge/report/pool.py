@@ -18,6 +18,7 @@ the entry instead.
 from __future__ import annotations
 
 import contextlib
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -71,12 +72,16 @@ class JobPool:
     ----------
     workers : int
     progress : callable
-        Called as ``progress(name, done, total, task=task)`` as each job finishes.
+        Called as ``progress(name, done, total, task=task)`` as each job finishes, and as
+        ``progress("still running: …")`` naming the running jobs and their time so far when
+        none has finished for ``heartbeat`` seconds (a synthesis run can take minutes).
+    heartbeat : float
     """
 
-    def __init__(self, workers=WORKERS, progress=lambda *a, **k: None):
+    def __init__(self, workers=WORKERS, progress=lambda *a, **k: None, heartbeat=60):
         self.workers = workers
         self.progress = progress
+        self.heartbeat = heartbeat
         self.jobs = []
         self._tasks = {}
 
@@ -101,10 +106,17 @@ class JobPool:
                     job = queue.pop(0)
                     # a job may step aside for another only while there is another to run
                     running[ex.submit(_call, job.fn, job.args, bool(queue))] = job
+                    since[job] = time.monotonic()
+            since = {}
             try:
                 start()
                 while running:
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    finished, _ = wait(running, timeout=self.heartbeat, return_when=FIRST_COMPLETED)
+                    if not finished:
+                        now = time.monotonic()
+                        self.progress("still running: " + "; ".join(
+                            f"{j.name} ({now - since[j]:.0f} s)" for j in running.values()))
+                        continue
                     for fut in finished:
                         job = running.pop(fut)
                         res = fut.result()
