@@ -33,7 +33,7 @@ from .errors import ConfigError
 from .inputs import read_json
 
 __all__ = ["atomic_write_text", "atomic_write_bytes", "check_output_file", "check_output_dir", "output_folder",
-           "prepare_parent", "read_json", "clean_stale", "TMP_PREFIX", "cache_root"]
+           "prepare_parent", "read_json", "clean_stale", "TMP_PREFIX", "cache_root", "try_claim"]
 
 TMP_PREFIX = ".tmp-spikeforge-"
 
@@ -41,6 +41,25 @@ TMP_PREFIX = ".tmp-spikeforge-"
 def cache_root():
     """Folder of spikeforge's caches (``SPIKEFORGE_CACHE`` or ``~/.cache/spikeforge``)."""
     return Path(os.environ.get("SPIKEFORGE_CACHE") or Path.home() / ".cache" / "spikeforge")
+
+
+@contextlib.contextmanager
+def try_claim(path):
+    """Claim ``path`` (a file of its own, e.g. ``ENTRY.claim``) for this process while the block
+    runs: yields True, or at once False if another process holds it. A non-blocking exclusive
+    lock, released when the block ends or the process dies; the folder is made if need be."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _umask():

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from ..hdl.export import port_layouts, to_verilog, top_name, verilog_body
 from ..models.errors import SimulationMismatch, ToolError
-from ..models.io import cache_root
+from ..models.io import cache_root, try_claim
 from ..models.process import run_tool
 
 __all__ = ["cosim", "SimResult", "available_simulators", "verilator_bin", "VERILATOR_WAIVERS",
@@ -227,17 +227,8 @@ def claim_build(verilog, top, simulator="verilator", waves=False):
     once False if another process holds the claim (a scheduler runs other work first and then
     reuses the build). A lock on a file of its own, released when the block ends or the process dies."""
     build_dir, _args, _public = _build_dir(verilog, top, simulator, waves, _tool_version(simulator))
-    build_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(build_dir.with_suffix(".claim"), "a") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with try_claim(build_dir.with_suffix(".claim")) as mine:
+        yield mine
 
 
 def _build(verilog, top, sim, waves=False):

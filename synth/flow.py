@@ -31,7 +31,6 @@ again without running the tools.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -43,7 +42,7 @@ from dataclasses import dataclass
 
 from ..hdl.export import verilog_body
 from ..models.errors import ConfigError, ToolError
-from ..models.io import cache_root
+from ..models.io import cache_root, try_claim
 from ..models.process import run_tool, tool_timeout
 from .cache import cached_run
 from .parse import parse_result
@@ -161,18 +160,8 @@ class Plan:
         if another process holds the claim (is about to compute the entry, or computing it).
         A scheduler then runs other work first and finds the entry made. The claim is a lock
         on a file of its own (``NAME.claim``), released when the block ends or the process dies."""
-        root = synth_cache()
-        root.mkdir(parents=True, exist_ok=True)
-        with open(root / f"{self.entry_name()}.claim", "a") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        with try_claim(synth_cache() / f"{self.entry_name()}.claim") as mine:
+            yield mine
 
     def _run(self, work, exes, tools, progress, final):
         for fname, text in self.files.items():
