@@ -11,8 +11,8 @@ exactly. Any other feed-forward graph ``Input → [Flatten] → (Affine|Linear)
 → (LIF|CubaLIF|IF) → … → (Affine|Linear) → (LIF|CubaLIF|IF|LI|CubaLI|I) →
 Output`` (as snnTorch, Norse, Sinabs and Rockpool export it) becomes a
 ``lif`` or ``if`` network by :func:`from_nir`, with a warning that lists the
-NIR semantics that could not be kept. :func:`simulate_nir` is the float
-reference of the NIR semantics the import is measured against.
+NIR semantics that could not be kept. :func:`~spikeforge.models.nir_sim.simulate_nir`
+is the float reference of the NIR semantics the import is measured against.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from .nir_export import DEFAULT_DT, META_KEY, NIR_SCHEMA, _affine_of, _nir, to_n
 from .registry import CORES
 
 __all__ = ["META_KEY", "NIR_SCHEMA", "DEFAULT_DT", "to_nir", "write_nir", "read_nir", "read_nir_network",
-           "from_nir", "network_from_graph", "simulate_nir", "nir_chain", "choose_leak_shifts"]
+           "from_nir", "network_from_graph", "nir_chain", "choose_leak_shifts"]
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
@@ -285,6 +285,38 @@ def _layers_of(graph, where):
     return shape, layers
 
 
+def _gains_and_step(layers, where, dt=None):
+    """Per layer (r, tau) (tau None for IF/I neurons), checked positive, and the time step: ``dt``
+    checked, or by default the one at which the input enters the membrane unscaled each step
+    (LIF: τ/r; IF: 1/r), which all neurons must agree on."""
+    nir = _nir()
+    params, dts = [], []
+    for lname, W, b, nname, nrn in layers:
+        n = W.shape[0]
+        r = _vec(nrn, "r", n, where, nname)
+        if np.any(r <= 0):
+            raise ConfigError(f"{where}: node {nname!r}: r must be positive")
+        if isinstance(nrn, (nir.IF, nir.I)):
+            tau = None
+            dts.append(1.0 / r)
+        else:
+            tau = _vec(nrn, "tau" if hasattr(nrn, "tau") else "tau_mem", n, where, nname)
+            if np.any(tau <= 0):
+                raise ConfigError(f"{where}: node {nname!r}: tau must be positive")
+            dts.append(tau / r)
+        params.append((r, tau))
+    if dt is None:
+        allv = np.concatenate(dts)
+        dt = float(np.median(allv))
+        if np.max(np.abs(allv - dt)) > 1e-3 * dt:
+            raise ConfigError(f"{where}: the neurons' time constants imply different time steps "
+                              f"({allv.min():g} to {allv.max():g} s for an input that enters unscaled); "
+                              "give the time step (--nir-dt)")
+    elif not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+        raise ConfigError(f"--nir-dt must be a positive number of seconds, not {dt!r}")
+    return params, dt
+
+
 def from_nir(graph, *, name="nir", input_bits=8, w_bits=8, act_bits=8, time_steps=None, readout=None,
              dt=None, where="graph"):
     """Quantize a feed-forward NIR IF/LIF/CubaLIF graph into a ``lif`` or ``if`` network.
@@ -347,31 +379,7 @@ def from_nir(graph, *, name="nir", input_bits=8, w_bits=8, act_bits=8, time_step
             raise ConfigError(f"{where}: hidden node {nname!r} is a non-spiking {type(nrn).__name__}; only the "
                               "output layer may be")
     lost = []
-    # per-neuron gains, leaks, thresholds
-    params, dts = [], []
-    for lname, W, b, nname, nrn in layers:
-        n = W.shape[0]
-        r = _vec(nrn, "r", n, where, nname)
-        if np.any(r <= 0):
-            raise ConfigError(f"{where}: node {nname!r}: r must be positive")
-        if isinstance(nrn, (nir.IF, nir.I)):
-            tau = None
-            dts.append(1.0 / r)
-        else:
-            tau = _vec(nrn, "tau" if hasattr(nrn, "tau") else "tau_mem", n, where, nname)
-            if np.any(tau <= 0):
-                raise ConfigError(f"{where}: node {nname!r}: tau must be positive")
-            dts.append(tau / r)
-        params.append((r, tau))
-    if dt is None:
-        allv = np.concatenate(dts)
-        dt = float(np.median(allv))
-        if np.max(np.abs(allv - dt)) > 1e-3 * dt:
-            raise ConfigError(f"{where}: the neurons' time constants imply different time steps "
-                              f"({allv.min():g} to {allv.max():g} s for an input that enters unscaled); "
-                              "give the time step (--nir-dt)")
-    elif not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
-        raise ConfigError(f"--nir-dt must be a positive number of seconds, not {dt!r}")
+    params, dt = _gains_and_step(layers, where, dt)
     lams = []
     for (lname, W, b, nname, nrn), (r, tau) in zip(layers, params):
         if tau is not None:
@@ -474,70 +482,3 @@ def from_nir(graph, *, name="nir", input_bits=8, w_bits=8, act_bits=8, time_step
         raise ConfigError(f"{where}: {e}") from None
     warn(f"{where}: imported into the {coding} coding; NIR semantics not kept: " + "; ".join(lost))
     return net
-
-
-# ------------------------------------------------------------------ float reference
-
-def simulate_nir(graph, inputs, dt=None):
-    """The float reference of a feed-forward NIR graph's semantics.
-
-    Forward Euler at step ``dt`` (default as :func:`from_nir` picks it): per
-    step, I = W·s + b; LIF v += dt/τ·(v_leak − v + r·I), CubaLIF filters I
-    first, IF v += dt·r·I, LI and I likewise without spikes; a neuron spikes
-    when v > v_threshold and is then set to v_reset.
-
-    Parameters
-    ----------
-    graph : nir.NIRGraph
-        A graph :func:`from_nir` accepts.
-    inputs : numpy.ndarray
-        (T, batch, n_in): input spikes or currents per step.
-    dt : float, optional
-
-    Returns
-    -------
-    (numpy.ndarray, numpy.ndarray)
-        Output spike counts (batch, n_out) (zeros for a non-spiking output)
-        and the final output membrane (batch, n_out).
-    """
-    nir = _nir()
-    _shape, layers = _layers_of(graph, "graph")
-    if dt is None:
-        dts = []
-        for _l, _W, _b, nname, nrn in layers:
-            n = _W.shape[0]
-            r = _vec(nrn, "r", n, "graph", nname)
-            dts.append(1.0 / r if isinstance(nrn, (nir.IF, nir.I)) else
-                       _vec(nrn, "tau" if hasattr(nrn, "tau") else "tau_mem", n, "graph", nname) / r)
-        dt = float(np.median(np.concatenate(dts)))
-    inputs = np.asarray(inputs, dtype=np.float64)
-    T, batch = inputs.shape[:2]
-    state = []
-    for _l, W, b, nname, nrn in layers:
-        n = W.shape[0]
-        state.append({"v": np.zeros((batch, n)), "i": np.zeros((batch, n)), "count": np.zeros((batch, n))})
-    for t in range(T):
-        s = inputs[t]
-        for (lname, W, b, nname, nrn), st in zip(layers, state):
-            n = W.shape[0]
-            cur = s @ W.T + b
-            r = _vec(nrn, "r", n, "graph", nname)
-            if isinstance(nrn, (nir.CubaLIF, nir.CubaLI)):
-                a_s = dt / _vec(nrn, "tau_syn", n, "graph", nname)
-                st["i"] = st["i"] + a_s * (_vec(nrn, "w_in", n, "graph", nname) * cur - st["i"])
-                cur = st["i"]
-            if isinstance(nrn, (nir.IF, nir.I)):
-                st["v"] = st["v"] + dt * r * cur
-            else:
-                tau = _vec(nrn, "tau" if hasattr(nrn, "tau") else "tau_mem", n, "graph", nname)
-                st["v"] = st["v"] + dt / tau * (_vec(nrn, "v_leak", n, "graph", nname) - st["v"] + r * cur)
-            if hasattr(nrn, "v_threshold"):
-                z = st["v"] > _vec(nrn, "v_threshold", n, "graph", nname)
-                reset = getattr(nrn, "v_reset", None)
-                reset = np.zeros(n) if reset is None else _vec(nrn, "v_reset", n, "graph", nname)
-                st["v"] = np.where(z, reset, st["v"])
-                st["count"] += z
-                s = z.astype(np.float64)
-            else:
-                s = st["v"]
-    return state[-1]["count"], state[-1]["v"]

@@ -26,7 +26,8 @@ from spikeforge.models.errors import ConfigError, SpikeforgeWarning  # noqa: E40
 from spikeforge.models.lfsr import LFSRParams, rate_spikes  # noqa: E402
 from spikeforge.models.network import load_network  # noqa: E402
 from spikeforge.models.nir_io import (META_KEY, network_from_graph, read_nir, read_nir_network,  # noqa: E402
-                                      simulate_nir, to_nir, write_nir)
+                                      to_nir, write_nir)
+from spikeforge.models.nir_sim import simulate_nir  # noqa: E402
 from spikeforge.models.registry import CORES, codings, get_core  # noqa: E402
 from spikeforge.models.simulate import run_network  # noqa: E402
 
