@@ -49,3 +49,32 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     count = f"{len(slow)} " if slow else ""
     terminalreporter.write_line(f"{count}slow test(s) deselected by the default '-m \"not slow\"'; "
                                 "run them with: python -m pytest -m slow -n auto")
+
+
+# ------------------------------------------------------------ one wheel per run
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def installed_wheel(tmp_path_factory, worker_id):
+    """The package built as a wheel and installed without dependencies into a folder of its own
+    (``site``), away from the source tree: built once per run, shared by the xdist workers."""
+    import fcntl
+    import subprocess
+    import sys
+    base = tmp_path_factory.getbasetemp()
+    shared = (base if worker_id == "master" else base.parent) / "installed-wheel"
+    shared.mkdir(exist_ok=True)
+    site, done = shared / "site", shared / "done"
+    with open(shared / "lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            wheels = shared / "wheels"
+            subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
+                           check=True, capture_output=True, text=True)
+            wheel = next(wheels.glob("spikeforge-*.whl"))
+            subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
+                            str(wheel)], check=True, capture_output=True, text=True)
+            done.write_text(wheel.name)
+    return site

@@ -22,7 +22,6 @@ from spikeforge.models.fit_fs import FSFitSpec, fit_fs, fs_error, fs_forward, na
 from spikeforge.models.fitted import SHIPPED, TABLES_DIR, find_table, load_table, table_names
 from spikeforge.models.fs import FSParams, fs_golden
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 #: The fitted integer tables must have at most 1/MARGIN the MSE of the naive baseline
 #: (uniform thresholds, no reset/inhibition, least-squares d, real numbers, not quantized).
@@ -229,14 +228,8 @@ def test_integer_amos_unit_equals_quantized_real_unit(data):
 
 # ------------------------------------------------------------------ package data in a wheel
 
-def test_wheel_ships_the_tables(tmp_path):
-    wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
-                   check=True, capture_output=True, text=True)
-    wheel = next(wheels.glob("spikeforge-*.whl"))
-    target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
-                    str(wheel)], check=True, capture_output=True, text=True)
+def test_wheel_ships_the_tables(installed_wheel, tmp_path):
+    target = installed_wheel
     code = ("import pathlib, spikeforge.models.fitted as f\n"
             "print(pathlib.Path(f.TABLES_DIR).resolve())\n"
             "print(len(list(f.TABLES_DIR.glob('*.json'))), f.find_table('fs', 'swish').params().K)\n")

@@ -5,7 +5,6 @@ import pathlib
 import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 SUBPACKAGES = ["models", "hdl", "sim", "synth", "constraints"]
 
 
@@ -17,16 +16,10 @@ def test_namespace_maps_top_level_folders():
         assert pathlib.Path(mod.__file__).resolve().parent.name == name
 
 
-def test_wheel_install(tmp_path):
-    """Build a wheel and install it without dependencies into a separate folder;
-    import from there, away from the source tree."""
-    wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
-                   check=True, capture_output=True, text=True)
-    wheel = next(wheels.glob("spikeforge-*.whl"))
-    target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
-                    str(wheel)], check=True, capture_output=True, text=True)
+def test_wheel_install(installed_wheel, tmp_path):
+    """The package as a wheel, installed without dependencies into a separate folder
+    (conftest's ``installed_wheel``): import from there, away from the source tree."""
+    target = installed_wheel
     code = ("import spikeforge, spikeforge.models.fs as fs, spikeforge.constraints as c, pathlib\n"
             "import spikeforge.hdl, spikeforge.sim, spikeforge.synth, spikeforge.report.run, spikeforge.sweep\n"
             "print(pathlib.Path(fs.__file__).resolve())\n"
