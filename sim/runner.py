@@ -171,16 +171,29 @@ def _require_build_tools(sim):
                         "(on Debian: apt-get install g++ make)")
 
 
+_VERSIONS = {}
+
+
 def _tool_version(sim):
+    """The simulator's version line, asked once per executable (path and modification time)."""
     if sim == "verilator":
         exe = verilator_bin() / "verilator"
         cmd = [str(exe), "--version"]
     else:
-        cmd = ["iverilog", "-V"]
+        exe = shutil.which("iverilog") or "iverilog"
+        cmd = [exe, "-V"]
+    try:
+        key = (str(exe), os.stat(exe).st_mtime_ns)
+    except OSError:
+        key = None
+    if key in _VERSIONS:
+        return _VERSIONS[key]
     p = run_tool(cmd, name=sim, timeout=60)
     lines = p.stdout.splitlines()
     if p.returncode != 0 or not lines:
-        raise ToolError(f"{sim}: '{' '.join(cmd)}' failed (exit {p.returncode})")
+        raise ToolError(f"{sim}: '{' '.join(map(str, cmd))}' failed (exit {p.returncode})")
+    if key is not None:
+        _VERSIONS[key] = lines[0]
     return lines[0]
 
 

@@ -11,24 +11,34 @@ Quick tour::
     from spikeforge import convert_model, evaluate, run_network
     nets = convert_model("digits", codings=["fs", "ttfs"])
     result = run_network(nets["fs"], x)          # x: (batch, 64) ints in [0, 255]
+
+The names below are loaded on first use (PEP 562), so that importing one
+light module (``spikeforge.models.errors`` in a simulator's embedded Python,
+say) does not load the whole package.
 """
 
-from .api import convert_model, evaluate_design, resolve_codings
-from .models import core_names, get_core
-from .models.amos import AMOSParams, amos_golden
-from .models.ann import MACParams, ann_golden
-from .models.convert import FloatNet, from_npz, from_sklearn, quantize, quantize_inputs, to_coding
-from .models.datasets import load_dataset, train_reference
-from .models.userdata import UserData, load_data
-from .models.errors import ConfigError, SimulationMismatch, SpikeforgeError, ToolError, WidthError
-from .models.evaluate import Evaluation, evaluate
-from .models.fs import FSParams, fs_golden
-from .models.lfsr import LFSRParams, rate_encode
-from .models.lif import LIFParams, lif_golden
-from .models.network import Dense, MaxPool, Network, layer_params, load_network, save_network
-from .models.rate_if import IFParams, if_golden
-from .models.simulate import run_network
-from .models.ttfs import TTFSParams, ttfs_golden, ttfs_ticks
+import importlib
+
+# where each public name lives (loaded on first use)
+_MODULES = {
+    ".api": ("convert_model", "evaluate_design", "resolve_codings"),
+    ".models": ("core_names", "get_core"),
+    ".models.amos": ("AMOSParams", "amos_golden"),
+    ".models.ann": ("MACParams", "ann_golden"),
+    ".models.convert": ("FloatNet", "from_npz", "from_sklearn", "quantize", "quantize_inputs", "to_coding"),
+    ".models.datasets": ("load_dataset", "train_reference"),
+    ".models.userdata": ("UserData", "load_data"),
+    ".models.errors": ("ConfigError", "SimulationMismatch", "SpikeforgeError", "ToolError", "WidthError"),
+    ".models.evaluate": ("Evaluation", "evaluate"),
+    ".models.fs": ("FSParams", "fs_golden"),
+    ".models.lfsr": ("LFSRParams", "rate_encode"),
+    ".models.lif": ("LIFParams", "lif_golden"),
+    ".models.network": ("Dense", "MaxPool", "Network", "layer_params", "load_network", "save_network"),
+    ".models.rate_if": ("IFParams", "if_golden"),
+    ".models.simulate": ("run_network",),
+    ".models.ttfs": ("TTFSParams", "ttfs_golden", "ttfs_ticks"),
+}
+_WHERE = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     "convert_model", "evaluate_design", "resolve_codings", "core_names", "get_core",
@@ -39,3 +49,16 @@ __all__ = [
     "load_network", "save_network", "run_network", "Evaluation", "evaluate",
     "SpikeforgeError", "ConfigError", "WidthError", "ToolError", "SimulationMismatch",
 ]
+
+
+def __getattr__(name):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
