@@ -81,10 +81,57 @@ def available_simulators():
 PUBLIC_TOP = '`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n'
 
 
+#: Verilator's runtime headers, which every model's C++ parses first (about 0.8 s of a small
+#: model's 1.4 s compile): compiled once into a GCC precompiled header and shared by every
+#: model built as one C++ file. (Models split into several files use Verilator's own.)
+SHARED_PCH = '#include "verilated.h"\n#include "verilated_dpi.h"\n'
+
+
+def _shared_pch_flags(runner, make_cmd):
+    """``OPT_FAST=…`` for a single-file model's make command: Verilator's default ``-Os`` plus
+    ``-include`` of the shared precompiled header (made here once per compiler and make
+    variables, under ``cache_root()/sim/pch``), or None to build as Verilator would.
+
+    Safe by construction: the included file exists beside its ``.gch``, and it only includes
+    what the model's own first header includes (guarded), so a compiler that cannot use the
+    ``.gch`` (another version, clang) reads the text instead and builds the same model."""
+    build_dir = Path(runner.build_dir)
+    try:
+        if "VM_PARALLEL_BUILDS = 0" not in (build_dir / "Vtop_classes.mk").read_text():
+            return None
+        cxx = shutil.which(os.environ.get("CXX", "c++")) or ""
+        cxx_id = f"{os.path.realpath(cxx)} {os.stat(cxx).st_mtime_ns}" if cxx else ""
+        verilated_mk = Path(runner.env.get("VERILATOR_ROOT") or verilator_bin().parent) / "include" / "verilated.mk"
+    except (OSError, AttributeError):
+        return None
+    make_vars = [str(a) for a in make_cmd if "=" in str(a)]
+    key = "\n".join([_tool_version("verilator"), cxx_id, str(verilated_mk), *make_vars,
+                     runner.env.get("MAKEFLAGS", ""), SHARED_PCH])
+    folder = cache_root() / "sim" / "pch" / hashlib.sha256(key.encode()).hexdigest()[:16]
+    header, gch, stamp = folder / "vl.h.fast", folder / "vl.h.fast.gch", folder / "made"
+    if not stamp.exists():
+        with _lock(folder.with_suffix(".lock")):
+            if not stamp.exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                # make's own rule (%.fast.gch from %) compiles it with the model's exact flags
+                (folder / "vl.h").write_text(SHARED_PCH)
+                header.write_text(SHARED_PCH)
+                p = run_tool(["make", "-f", "Vtop.mk", str(gch), *make_vars], cwd=build_dir, env=runner.env,
+                             name="make")
+                stamp.write_text("ok\n" if p.returncode == 0 and gch.exists() else "failed\n")
+    if stamp.read_text() != "ok\n":
+        return None
+    return f"OPT_FAST=-Os -include {header}"
+
+
 def _execute_cmds(runner, cmds, cwd, stdout=None):
     """The cocotb runner's command loop, with each command in its own process group and
-    within SPIKEFORGE_TOOL_TIMEOUT (installed on every runner this module makes)."""
+    within SPIKEFORGE_TOOL_TIMEOUT (installed on every runner this module makes); a
+    single-file Verilator model compiles with the shared precompiled header (:data:`SHARED_PCH`)."""
     for cmd in cmds:
+        if os.path.basename(str(cmd[0])) == "make" and "Vtop.mk" in map(str, cmd):
+            flag = _shared_pch_flags(runner, cmd)
+            cmd = [*cmd, flag] if flag else cmd
         p = run_tool(cmd, cwd=cwd, env=runner.env, stdout=stdout,
                      name=os.path.basename(str(cmd[0])))
         if p.returncode != 0:
