@@ -118,7 +118,9 @@ def _shared_pch_flags(runner, make_cmd):
                 header.write_text(SHARED_PCH)
                 p = run_tool(["make", "-f", "Vtop.mk", str(gch), *make_vars], cwd=build_dir, env=runner.env,
                              name="make")
-                stamp.write_text("ok\n" if p.returncode == 0 and gch.exists() else "failed\n")
+                made = p.returncode == 0 and gch.exists()
+                # a failure is kept with make's last lines (for a look) and not tried again
+                stamp.write_text("ok\n" if made else f"failed\n{p.stdout[-2000:]}{p.stderr[-2000:]}")
     if stamp.read_text() != "ok\n":
         return None
     return f"OPT_FAST=-Os -include {header}"
