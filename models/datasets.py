@@ -87,8 +87,10 @@ def train_reference(name):
 def _interrupts_kept():
     """scikit-learn's MLP catches KeyboardInterrupt and stops training early as if
     finished; an interrupt during training is raised again once ``fit`` returns (and the
-    half-trained net is not cached)."""
-    if threading.current_thread() is not threading.main_thread():
+    half-trained net is not cached). A process that ignores SIGINT (started in the
+    background by a shell, or under nohup) keeps ignoring it."""
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         yield
         return
     seen = []

@@ -140,8 +140,11 @@ def test_convert_replaces_same_names_and_keeps_the_rest(tmp_path, capsys):
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_during_report_leaves_nothing(tmp_path, sig, code):
     out = tmp_path / "rep"
+    # the child starts with SIGINT's default action whatever this run inherited: a suite started
+    # in the background by a shell ignores SIGINT, and so would the child (as POSIX asks)
     p = subprocess.Popen([EXE, "report", "--golden-only", "--out", str(out)], cwd=tmp_path,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(4)
     p.send_signal(sig)
     _, err = p.communicate(timeout=60)
@@ -150,6 +153,22 @@ def test_signal_during_report_leaves_nothing(tmp_path, sig, code):
     assert "Traceback" not in err
     assert not out.exists()
     assert leftovers(tmp_path) == []
+
+
+def test_training_keeps_an_ignored_sigint_ignored():
+    """Training catches SIGINT to re-raise it after scikit-learn's fit, but a process that
+    ignores SIGINT (a background job, nohup) must go on ignoring it."""
+    from spikeforge.models.datasets import _interrupts_kept
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _interrupts_kept():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with _interrupts_kept():
+            assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_stale_temporaries_of_dead_processes_are_removed(tmp_path, capsys):
