@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["Dataset", "load_dataset", "train_reference", "DATASETS"]
+__all__ = ["Dataset", "load_dataset", "train_reference", "fit_mlp", "DATASETS"]
 
 DATASETS = ("digits", "iris")
 _HIDDEN = {"digits": (32,), "iris": (16,)}
@@ -71,15 +71,24 @@ def load_dataset(name) -> Dataset:
 @lru_cache(maxsize=None)
 def train_reference(name):
     """The reference ReLU MLP for data set ``name`` (deterministic for fixed library versions)."""
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
     ds = load_dataset(name)
     mlp = MLPClassifier(hidden_layer_sizes=_HIDDEN[name], activation="relu", solver="adam",
                         max_iter=_MAX_ITER[name], random_state=0)
+    return fit_mlp(mlp, ds.x_train, ds.y_train)
+
+
+def fit_mlp(mlp, x, y):
+    """``mlp.fit(x, y)`` without scikit-learn's convergence and interruption warnings, and
+    with Ctrl-C raised again after ``fit`` (scikit-learn would stop early and return a
+    half-trained net as if finished)."""
+    from sklearn.exceptions import ConvergenceWarning
+
     with warnings.catch_warnings(), _interrupts_kept():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        mlp.fit(ds.x_train, ds.y_train)
+        warnings.filterwarnings("ignore", message="Training interrupted by user")
+        mlp.fit(x, y)
     return mlp
 
 

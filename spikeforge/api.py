@@ -261,18 +261,12 @@ def train_on(data, like="digits"):
     -------
     sklearn.neural_network.MLPClassifier
     """
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    from .models.datasets import _HIDDEN, _MAX_ITER
+    from .models.datasets import _HIDDEN, _MAX_ITER, fit_mlp
     mlp = MLPClassifier(hidden_layer_sizes=_HIDDEN[like], activation="relu", solver="adam",
                         max_iter=_MAX_ITER[like], random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        mlp.fit(data.x_train, data.y_train)
-    return mlp
+    return fit_mlp(mlp, data.x_train, data.y_train)
 
 
 def convert_quantized(ann, calib_xq, codings=("all",), *, time_steps=None, rate_norm="max",
