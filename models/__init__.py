@@ -11,11 +11,22 @@ say) does not load every core and NumPy.
 __all__ = ["CORES", "core_names", "get_core", "registry_summary"]
 
 
+def submodule(package, name):
+    """``package.name`` imported on first use (a package's ``__getattr__``), or AttributeError."""
+    import importlib
+    try:
+        return importlib.import_module(f"{package}.{name}")
+    except ModuleNotFoundError as e:
+        if e.name != f"{package}.{name}":
+            raise
+        raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+
+
 def __getattr__(name):
     if name in ("CORES", "core_names", "get_core"):
         from . import registry
         return getattr(registry, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return submodule(__name__, name)
 
 
 def __dir__():

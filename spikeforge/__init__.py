@@ -53,8 +53,9 @@ __all__ = [
 
 def __getattr__(name):
     module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if module is None:                     # a subpackage or module: spikeforge.models, .api, …
+        from .models import submodule
+        return submodule(__name__, name)
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value

@@ -269,3 +269,24 @@ def test_loaded_modules_follow_the_layers(loaded):
         if layer_of(m) == "models" and "amaranth" in r["new"]:
             bad.append(f"{m} loads amaranth")
     assert not bad, bad
+
+
+def test_package_tops_load_on_first_use():
+    """``spikeforge`` and ``spikeforge.models`` load their names on first use: the testbench
+    that every simulation's embedded Python imports (sim.bfm, models.errors) stays free of
+    NumPy and the cores, and every public name and subpackage still resolves."""
+    code = textwrap.dedent("""
+        import sys, json
+        import spikeforge.sim.bfm
+        light = sorted(m for m in ("numpy", "spikeforge.models.registry", "spikeforge.api") if m in sys.modules)
+        import spikeforge
+        names = [n for n in spikeforge.__all__ if getattr(spikeforge, n) is None]
+        sub = [spikeforge.models.fs.FSParams.__name__, spikeforge.api.__name__, spikeforge.hdl.__name__]
+        missing = [hasattr(spikeforge, "no_such_name"), hasattr(spikeforge.models, "no_such_module")]
+        print(json.dumps([light, names, sub, missing]))
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    light, names, sub, missing = json.loads(p.stdout)
+    assert light == [] and names == [] and missing == [False, False]
+    assert sub == ["FSParams", "spikeforge.api", "spikeforge.hdl"]
