@@ -33,7 +33,7 @@ from .errors import ConfigError
 from .inputs import read_json
 
 __all__ = ["atomic_write_text", "atomic_write_bytes", "check_output_file", "check_output_dir", "output_folder",
-           "prepare_parent", "read_json", "clean_stale", "TMP_PREFIX", "cache_root", "try_claim"]
+           "prepare_parent", "read_json", "clean_stale", "TMP_PREFIX", "cache_root", "hold_lock", "try_claim"]
 
 TMP_PREFIX = ".tmp-spikeforge-"
 
@@ -41,6 +41,21 @@ TMP_PREFIX = ".tmp-spikeforge-"
 def cache_root():
     """Folder of spikeforge's caches (``SPIKEFORGE_CACHE`` or ``~/.cache/spikeforge``)."""
     return Path(os.environ.get("SPIKEFORGE_CACHE") or Path.home() / ".cache" / "spikeforge")
+
+
+@contextlib.contextmanager
+def hold_lock(path):
+    """An exclusive lock on ``path`` (a file of its own, e.g. ``ENTRY.lock``) while the block
+    runs, waiting for another process that holds it; released when the block ends or the
+    process dies. The folder is made if need be."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

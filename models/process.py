@@ -18,7 +18,7 @@ import subprocess
 
 from .errors import ConfigError, ToolError
 
-__all__ = ["run_tool", "tool_timeout", "DEFAULT_TIMEOUT", "kill_group"]
+__all__ = ["run_tool", "tool_timeout", "tool_version", "DEFAULT_TIMEOUT", "kill_group"]
 
 #: seconds a single tool run may take unless SPIKEFORGE_TOOL_TIMEOUT says otherwise
 DEFAULT_TIMEOUT = 3600
@@ -75,3 +75,30 @@ def run_tool(argv, *, name=None, cwd=None, env=None, stdout=None, input=None, ti
         kill_group(proc)
         raise
     return subprocess.CompletedProcess(proc.args, proc.returncode, o, e)
+
+
+_VERSIONS = {}
+
+
+def tool_version(argv, *, name, last=False, timeout=None):
+    """The version line a tool prints for ``argv`` (e.g. ``[exe, "--version"]``), asked once per
+    process and per executable (its path and modification time, so a tool chosen through the
+    environment or reinstalled is asked again): the first non-empty line of its output, or
+    the last with ``last`` (YoWASP prints a "Preparing …" line before it; such lines are
+    skipped). A failing run is a :class:`~spikeforge.models.errors.ToolError`."""
+    argv = [str(a) for a in argv]
+    try:
+        key = (tuple(argv), os.stat(argv[0]).st_mtime_ns)
+    except OSError:
+        key = None
+    if key in _VERSIONS:
+        return _VERSIONS[key]
+    p = run_tool(argv, name=name, timeout=timeout)
+    out = (p.stdout or "") + (p.stderr or "")
+    if p.returncode != 0:
+        raise ToolError(f"{name}: '{' '.join(argv)}' failed (exit {p.returncode}): {out.strip()[-300:]}")
+    lines = [line.strip() for line in out.splitlines() if line.strip() and "Preparing" not in line]
+    version = (lines[-1] if last else lines[0]) if lines else "unknown"
+    if key is not None:
+        _VERSIONS[key] = version
+    return version

@@ -22,7 +22,6 @@ every signal public, as the toggle counts of its waveform were measured.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -37,8 +36,8 @@ from pathlib import Path
 
 from ..hdl.export import port_layouts, to_verilog, top_name, verilog_body
 from ..models.errors import SimulationMismatch, ToolError
-from ..models.io import cache_root, try_claim
-from ..models.process import run_tool
+from ..models.io import cache_root, hold_lock, try_claim
+from ..models.process import run_tool, tool_version
 
 __all__ = ["cosim", "SimResult", "available_simulators", "verilator_bin", "VERILATOR_WAIVERS",
            "cache_root", "lint_verilog", "claim_build"]
@@ -110,7 +109,7 @@ def _shared_pch_flags(runner, make_cmd):
     folder = cache_root() / "sim" / "pch" / hashlib.sha256(key.encode()).hexdigest()[:16]
     header, gch, stamp = folder / "vl.h.fast", folder / "vl.h.fast.gch", folder / "made"
     if not stamp.exists():
-        with _lock(folder.with_suffix(".lock")):
+        with hold_lock(folder.with_suffix(".lock")):
             if not stamp.exists():
                 folder.mkdir(parents=True, exist_ok=True)
                 # make's own rule (%.fast.gch from %) compiles it with the model's exact flags
@@ -197,17 +196,6 @@ def _patched_environ(extra):
                 os.environ[k] = v
 
 
-@contextlib.contextmanager
-def _lock(path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def _require_build_tools(sim):
     """Verilator compiles the model to C++: it needs make and a C++ compiler."""
     if sim != "verilator":
@@ -220,30 +208,11 @@ def _require_build_tools(sim):
                         "(on Debian: apt-get install g++ make)")
 
 
-_VERSIONS = {}
-
-
 def _tool_version(sim):
-    """The simulator's version line, asked once per executable (path and modification time)."""
+    """The simulator's version line (asked once per executable: :func:`~spikeforge.models.process.tool_version`)."""
     if sim == "verilator":
-        exe = verilator_bin() / "verilator"
-        cmd = [str(exe), "--version"]
-    else:
-        exe = shutil.which("iverilog") or "iverilog"
-        cmd = [exe, "-V"]
-    try:
-        key = (str(exe), os.stat(exe).st_mtime_ns)
-    except OSError:
-        key = None
-    if key in _VERSIONS:
-        return _VERSIONS[key]
-    p = run_tool(cmd, name=sim, timeout=60)
-    lines = p.stdout.splitlines()
-    if p.returncode != 0 or not lines:
-        raise ToolError(f"{sim}: '{' '.join(map(str, cmd))}' failed (exit {p.returncode})")
-    if key is not None:
-        _VERSIONS[key] = lines[0]
-    return lines[0]
+        return tool_version([verilator_bin() / "verilator", "--version"], name=sim, timeout=60)
+    return tool_version([shutil.which("iverilog") or "iverilog", "-V"], name=sim, timeout=60)
 
 
 def _tail(path, n=15):
@@ -304,7 +273,7 @@ def _build(verilog, top, sim, waves=False):
     build_dir, args, public_top = _build_dir(verilog, top, sim, waves, version)
     stamp = build_dir / "built.ok"
     runner = _runner(sim, public_top)
-    with _lock(build_dir.with_suffix(".lock")):
+    with hold_lock(build_dir.with_suffix(".lock")):
         fresh = not stamp.exists()
         if fresh and build_dir.exists():
             shutil.rmtree(build_dir)

@@ -14,7 +14,6 @@ SHA-256 is recomputed with a warning. A run that fails with a
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -23,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from ..models.errors import ToolError, warn
-from ..models.io import TMP_PREFIX, clean_stale
+from ..models.io import TMP_PREFIX, clean_stale, hold_lock
 
 __all__ = ["cached_run", "digests", "INTEGRITY"]
 
@@ -37,14 +36,6 @@ def digests(folder):
         if p.is_file() and p.name != INTEGRITY:
             out[str(p.relative_to(folder))] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
-
-
-@contextlib.contextmanager
-def _key_lock(path):
-    """An exclusive lock per cache key (a waiting process then finds the finished entry)."""
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
 
 
 def cached_run(root, name, produce, load, *, what, cache=True):
@@ -63,7 +54,7 @@ def cached_run(root, name, produce, load, *, what, cache=True):
         raise ToolError(f"cannot create the {what} cache {root}: {e.strerror} "
                         "(set SPIKEFORGE_CACHE to another folder)") from None
     clean_stale(root)
-    with _key_lock(root / f"{name}.lock"):
+    with hold_lock(root / f"{name}.lock"):
         if cache and final.exists():
             try:
                 want = json.loads((final / INTEGRITY).read_text())

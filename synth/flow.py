@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from ..hdl.export import verilog_body
 from ..models.errors import ConfigError, ToolError
 from ..models.io import cache_root, try_claim
-from ..models.process import run_tool, tool_timeout
+from ..models.process import run_tool, tool_timeout, tool_version
 from .cache import cached_run
 from .parse import parse_result
 from .result import SynthResult
@@ -69,25 +69,12 @@ def tool_path(tool):
     return exe
 
 
-_VERSIONS = {}
-
-
 def tool_versions(tools):
-    """The last line of each tool's version output, cached per process and per executable
+    """The last line of each tool's version output, asked once per process and per executable
     (a tool chosen through the environment, e.g. ``YOSYS``, has its own entry)."""
-    out = {}
-    for t in tools:
-        exe = tool_path(t)
-        if exe not in _VERSIONS:
-            flag = "-V" if t == "yosys" else "--version"
-            p = run_tool([exe, flag], name=t, timeout=tool_timeout(600))
-            if p.returncode != 0:
-                raise ToolError(f"{t}: '{exe} {flag}' failed (exit {p.returncode}): "
-                                f"{(p.stdout + p.stderr).strip()[-300:]}")
-            lines = [l for l in (p.stdout + p.stderr).splitlines() if l.strip() and "Preparing" not in l]
-            _VERSIONS[exe] = lines[-1].strip() if lines else "unknown"
-        out[t] = _VERSIONS[exe]
-    return out
+    return {t: tool_version([tool_path(t), "-V" if t == "yosys" else "--version"], name=t, last=True,
+                            timeout=tool_timeout(600))
+            for t in tools}
 
 
 def synth_cache():

@@ -75,8 +75,8 @@ def test_failing_tool_shows_command_and_log(monkeypatch, tmp_path):
     fake.chmod(0o755)
     monkeypatch.setenv("YOSYS", str(fake))
     monkeypatch.setenv("SPIKEFORGE_CACHE", str(tmp_path / "cache"))
-    from spikeforge.synth import flow
-    monkeypatch.setattr(flow, "_VERSIONS", {})
+    from spikeforge.models import process
+    monkeypatch.setattr(process, "_VERSIONS", {})
     with pytest.raises(ToolError) as e:
         prepare("module m; endmodule", "m", "cmos").execute()
     msg = str(e.value)
