@@ -40,15 +40,7 @@ _MODULES = {
 }
 _WHERE = {name: module for module, names in _MODULES.items() for name in names}
 
-__all__ = [
-    "convert_model", "evaluate_design", "resolve_codings", "core_names", "get_core",
-    "FSParams", "fs_golden", "AMOSParams", "amos_golden", "TTFSParams", "ttfs_golden", "ttfs_ticks",
-    "LIFParams", "lif_golden", "LFSRParams", "rate_encode", "IFParams", "if_golden",
-    "MACParams", "ann_golden", "FloatNet", "from_npz", "from_sklearn", "quantize", "quantize_inputs",
-    "to_coding", "load_dataset", "train_reference", "load_data", "UserData", "Dense", "MaxPool", "Network", "layer_params",
-    "load_network", "save_network", "run_network", "Evaluation", "evaluate",
-    "SpikeforgeError", "ConfigError", "WidthError", "ToolError", "SimulationMismatch",
-]
+__all__ = list(_WHERE)
 
 
 def __getattr__(name):
